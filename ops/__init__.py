@@ -1,0 +1,1 @@
+"""Operator tooling: the stack launchers, the benchmark and the checklist commands."""
