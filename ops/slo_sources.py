@@ -1,0 +1,373 @@
+"""The non-SLO parts of ops.slo_report: cache hit rate, slowest searches, alerts that fired.
+
+Each returns a Section (title, columns, rows for people, records for JSON, and the data source).
+Slowest searches come from Loki when it answers, else from the service's JSON log files in the
+run directory, else from Prometheus's search-duration histogram (no per-query detail there).
+"""
+
+from __future__ import annotations
+
+import glob
+import json
+import math
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from ops import topology
+from ops._http import (
+    Endpoints,
+    OpsError,
+    Prometheus,
+    get_json,
+    http,
+    human_duration,
+    promql_duration,
+)
+
+RUN_DIR = topology.REPO_ROOT / ".run"  # the native launcher's (ops.native.RUN_DIR)
+SEARCH_DONE = "Search completed"
+
+
+@dataclass
+class Section:
+    title: str
+    columns: list[str]
+    rows: list[list[str]] = field(default_factory=list)
+    records: list[dict] = field(default_factory=list)
+    source: str = ""
+    note: str = ""
+
+
+def _iso(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%d %H:%M:%SZ")
+
+
+def _opt(value: float | None, fmt: str = "{:.1f}") -> str:
+    return "-" if value is None else fmt.format(value)
+
+
+def _pct(value: float | None) -> str:
+    return "-" if value is None or math.isnan(value) else f"{100 * value:.1f}%"
+
+
+# ---------------------------------------------------------------- cache
+
+
+def cache_rows(
+    hits: dict[str, float], misses: dict[str, float], current: dict[str, float]
+) -> list[dict]:
+    records = []
+    for cache in sorted(set(hits) | set(misses)):
+        h, m = hits.get(cache, 0.0), misses.get(cache, 0.0)
+        records.append(
+            {
+                "cache": cache,
+                "hits": round(h),
+                "misses": round(m),
+                "hit_rate": h / (h + m) if h + m else None,
+                "hit_rate_5m": current.get(cache),
+            }
+        )
+    if len(records) > 1:
+        h, m = sum(hits.values()), sum(misses.values())
+        records.append(
+            {
+                "cache": "all",
+                "hits": round(h),
+                "misses": round(m),
+                "hit_rate": h / (h + m) if h + m else None,
+                "hit_rate_5m": current.get("all"),
+            }
+        )
+    return records
+
+
+def cache_section(prom: Prometheus, version: str, period: float, now: float) -> Section:
+    section = Section(
+        "Cache hit rate", ["Cache", "Hits", "Misses", "Hit rate (period)", "Hit rate (5m)"]
+    )
+    sel = f'{{job="marketplace", version="{version}"}}'
+    rng = promql_duration(period)
+
+    def by_cache(expr: str) -> dict[str, float]:
+        return {
+            s["metric"].get("cache", "all"): float(s["value"][1]) for s in prom.query(expr, now)
+        }
+
+    try:
+        hits = by_cache(f"sum by (cache) (increase(marketplace_cache_hits_total{sel}[{rng}]))")
+        misses = by_cache(f"sum by (cache) (increase(marketplace_cache_misses_total{sel}[{rng}]))")
+        hits_5m = f"sum by (cache) (rate(marketplace_cache_hits_total{sel}[5m]))"
+        misses_5m = f"sum by (cache) (rate(marketplace_cache_misses_total{sel}[5m]))"
+        current = by_cache(f"{hits_5m} / ({hits_5m} + {misses_5m})")
+        overall = by_cache(f'marketplace:cache:hit_rate{{version="{version}"}}')
+        if overall:
+            current["all"] = next(iter(overall.values()))
+    except OpsError as exc:
+        section.note = f"not available: {exc}"
+        return section
+    section.records = cache_rows(hits, misses, current)
+    section.rows = [
+        [r["cache"], str(r["hits"]), str(r["misses"]), _pct(r["hit_rate"]), _pct(r["hit_rate_5m"])]
+        for r in section.records
+    ]
+    section.source = (
+        "Prometheus: increase of marketplace_cache_hits_total and _misses_total "
+        f"over {human_duration(period)}"
+    )
+    if not section.records:
+        section.note = "no cache counters for this version in the period"
+    return section
+
+
+# ---------------------------------------------------------------- slowest searches
+
+
+def aggregate_searches(events: Iterable[dict], top: int) -> list[dict]:
+    """Per query: count, max and mean duration (ms); the `top` slowest by max."""
+    stats: dict[str, list[float]] = {}
+    for event in events:
+        stats.setdefault(str(event.get("query", "")), []).append(float(event["duration_ms"]))
+    ranked = sorted(stats.items(), key=lambda kv: max(kv[1]), reverse=True)[:top]
+    return [
+        {
+            "query": q,
+            "count": len(d),
+            "max_ms": round(max(d), 1),
+            "mean_ms": round(sum(d) / len(d), 1),
+        }
+        for q, d in ranked
+    ]
+
+
+def search_events(lines: Iterable[str], version: str, since: float) -> Iterable[dict]:
+    """'Search completed' events of one variant at or after `since`, from JSON log lines."""
+    for line in lines:
+        if SEARCH_DONE not in line:
+            continue
+        try:
+            event = json.loads(line)
+        except ValueError:
+            continue
+        if event.get("message") != SEARCH_DONE or "duration_ms" not in event:
+            continue
+        if event.get("variant", version) != version:
+            continue
+        stamp = str(event.get("timestamp", ""))
+        try:
+            if datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp() < since:
+                continue
+        except ValueError:
+            pass
+        yield event
+
+
+def log_files(patterns: list[str] | None, run_dir: Path = RUN_DIR) -> list[Path]:
+    """The files named by `patterns`, else the service logs in the native run directory.
+
+    The native launcher points MARKETPLACE_LOG_FILE at logs/<component>.json.log and sends
+    stdout, the same JSON lines, to logs/<component>.log: read the first kind when it exists and
+    the second otherwise, never both (each search would count twice).
+    """
+    if not patterns:
+        logs = run_dir / "logs"
+        patterns = [str(logs / "marketplace-*.json.log")]
+        if not glob.glob(patterns[0]):
+            patterns = [str(logs / "marketplace-v[0-9].log")]
+    found = {Path(p) for pattern in patterns for p in glob.glob(pattern, recursive=True)}
+    return sorted(p for p in found if p.is_file())
+
+
+def _from_files(files: list[Path], version: str, since: float, top: int) -> list[dict]:
+    def lines() -> Iterable[str]:
+        for path in files:
+            with path.open(encoding="utf-8", errors="replace") as handle:
+                yield from handle
+
+    return aggregate_searches(search_events(lines(), version, since), top)
+
+
+def _logql(loki: str, expr: str, now: float) -> dict[str, float]:
+    body = get_json(
+        f"{loki}/loki/api/v1/query", params={"query": expr, "time": f"{now:.0f}"}, timeout=30
+    )
+    return {s["metric"].get("query", ""): float(s["value"][1]) for s in body["data"]["result"]}
+
+
+def query_matcher(queries: list[str]) -> str:
+    """A LogQL label matcher for exactly these queries (a raw-string regex of escaped literals)."""
+    literal = [re.escape(q) for q in queries if "`" not in q]
+    return f"| query=~`{'|'.join(literal)}`" if literal else ""
+
+
+def loki_slowest(loki: str, version: str, period: float, now: float, top: int) -> list[dict]:
+    stream = f'{{service="marketplace", version="{version}"}} | json | message="{SEARCH_DONE}"'
+    rng = promql_duration(period)
+    slowest = _logql(
+        loki,
+        f"topk({top}, max by (query) (max_over_time({stream} | unwrap duration_ms [{rng}])))",
+        now,
+    )
+    ranked = sorted(slowest.items(), key=lambda kv: kv[1], reverse=True)[:top]
+    if not ranked:
+        return []
+    # Mean and count only for the top queries: grouping every distinct query could exceed Loki's
+    # series limit (max_query_series) on a busy week.
+    only = f"{stream} {query_matcher([q for q, _ in ranked])}"
+    mean = _logql(loki, f"avg by (query) (avg_over_time({only} | unwrap duration_ms [{rng}]))", now)
+    count = _logql(loki, f"sum by (query) (count_over_time({only} [{rng}]))", now)
+    return [
+        {
+            "query": q,
+            "count": round(count[q]) if q in count else None,
+            "max_ms": round(m, 1),
+            "mean_ms": round(mean[q], 1) if q in mean else None,
+        }
+        for q, m in ranked
+    ]
+
+
+def loki_ready(loki: str) -> bool:
+    try:
+        return http("GET", f"{loki}/ready", timeout=2).status_code == 200
+    except OpsError:
+        return False
+
+
+def slow_queries_section(
+    ep: Endpoints,
+    prom: Prometheus,
+    version: str,
+    period: float,
+    now: float,
+    top: int,
+    patterns: list[str] | None,
+    run_dir: Path = RUN_DIR,
+) -> Section:
+    section = Section("Slowest searches", ["Query", "Searches", "Max (ms)", "Mean (ms)"])
+    records: list[dict] = []
+    if loki_ready(ep.loki):
+        try:
+            records = loki_slowest(ep.loki, version, period, now, top)
+            section.source = f"Loki ({ep.loki}): LogQL over duration_ms of '{SEARCH_DONE}' lines"
+        except (OpsError, KeyError) as exc:
+            section.note = f"Loki query failed ({exc}); "
+    if not section.source:
+        files = log_files(patterns, run_dir)
+        if files:
+            records = _from_files(files, version, now - period, top)
+            names = ", ".join(
+                str(
+                    p.relative_to(topology.REPO_ROOT) if p.is_relative_to(topology.REPO_ROOT) else p
+                )
+                for p in files[:4]
+            )
+            section.source = f"service log files (Loki not reachable): {names}" + (
+                " ..." if len(files) > 4 else ""
+            )
+    if section.source:
+        section.records = records
+        section.rows = [
+            [r["query"] or "(empty)", _opt(r["count"], "{}"), _opt(r["max_ms"]), _opt(r["mean_ms"])]
+            for r in records
+        ]
+        if not records:
+            section.note += "no completed searches in the period"
+        return section
+    return _histogram_fallback(section, prom, version, period, now)
+
+
+def _histogram_fallback(
+    section: Section, prom: Prometheus, version: str, period: float, now: float
+) -> Section:
+    section.columns = ["Quantile", "Search duration (ms)"]
+    section.source = (
+        "Prometheus histogram marketplace_search_duration_seconds (no Loki, no log files)"
+    )
+    section.note += (
+        "per-query detail needs Loki or the service's log files; quantiles over the period"
+    )
+    rng = promql_duration(period)
+    for q in (0.5, 0.95, 0.99):
+        expr = (
+            f"histogram_quantile({q}, sum by (le) (increase("
+            f'marketplace_search_duration_seconds_bucket{{job="marketplace", version="{version}"}}'
+            f"[{rng}])))"
+        )
+        try:
+            result = prom.query(expr, now)
+        except OpsError:
+            result = []
+        value = float(result[0]["value"][1]) * 1000 if result else float("nan")
+        section.records.append(
+            {"quantile": q, "duration_ms": None if math.isnan(value) else round(value, 1)}
+        )
+        section.rows.append([f"p{round(q * 100)}", "-" if math.isnan(value) else f"{value:.1f}"])
+    return section
+
+
+# ---------------------------------------------------------------- alerts
+
+
+def alert_records(firing: list[dict], for_state: list[dict], interval: float) -> list[dict]:
+    """Join ALERTS firing sample counts with ALERTS_FOR_STATE's first activeAt per label set."""
+
+    def key(metric: dict) -> tuple:
+        return tuple(
+            sorted((k, v) for k, v in metric.items() if k not in ("__name__", "alertstate"))
+        )
+
+    active_at = {key(s["metric"]): float(s["value"][1]) for s in for_state}
+    records = []
+    for sample in firing:
+        labels = sample["metric"]
+        since = active_at.get(key(labels))
+        records.append(
+            {
+                "alertname": labels.get("alertname", "?"),
+                "severity": labels.get("severity", ""),
+                "labels": {k: v for k, v in labels.items() if k not in ("__name__", "alertstate")},
+                "firing_seconds": float(sample["value"][1]) * interval,
+                "first_active": _iso(since) if since else None,
+            }
+        )
+    return sorted(records, key=lambda r: (-r["firing_seconds"], r["alertname"]))
+
+
+def alerts_section(prom: Prometheus, period: float, interval: float, now: float) -> Section:
+    section = Section(
+        "Alerts that fired", ["Alert", "Severity", "Labels", "Firing for (≈)", "First active"]
+    )
+    rng = promql_duration(period)
+    sel = '{alertname!="Watchdog"}'
+    try:
+        firing = prom.query(
+            f'count_over_time(ALERTS{{alertstate="firing", alertname!="Watchdog"}}[{rng}])', now
+        )
+        for_state = prom.query(f"min_over_time(ALERTS_FOR_STATE{sel}[{rng}])", now)
+    except OpsError as exc:
+        section.note = f"not available: {exc}"
+        return section
+    section.records = alert_records(firing, for_state, interval)
+    skip = {"alertname", "severity", "component", "job"}
+    for r in section.records:
+        extra = ", ".join(f"{k}={v}" for k, v in sorted(r["labels"].items()) if k not in skip)
+        section.rows.append(
+            [
+                r["alertname"],
+                r["severity"],
+                extra or "-",
+                human_duration(r["firing_seconds"]),
+                r["first_active"] or "-",
+            ]
+        )
+    section.source = (
+        f"Prometheus ALERTS / ALERTS_FOR_STATE over {human_duration(period)} "
+        f"(rule evaluation every {interval:g}s; Watchdog left out: it always fires)"
+    )
+    if not section.records:
+        section.note = "no alert fired in the period"
+    return section
