@@ -115,8 +115,13 @@ def test_volume_init_hands_every_volume_it_touches_to_the_users_that_write_them(
 WITHOUT_HEALTHCHECK = {"otel-collector", "tempo", "loadgen", "volume-init", "log-rotate"}
 
 
+def _has_healthcheck(service: dict) -> bool:
+    check = service.get("healthcheck")
+    return bool(check) and not check.get("disable")
+
+
 def test_healthchecks_everywhere_the_image_can_run_one():
-    missing = {name for name, s in sf.services().items() if "healthcheck" not in s}
+    missing = {name for name, s in sf.services().items() if not _has_healthcheck(s)}
     assert missing == WITHOUT_HEALTHCHECK
     text = sf.COMPOSE_FILE.read_text(encoding="utf-8")
     for name in ("otel-collector", "tempo", "loadgen", "log-rotate"):
@@ -124,11 +129,25 @@ def test_healthchecks_everywhere_the_image_can_run_one():
         assert "healthcheck" in block.lower(), f"no comment says why {name} has no healthcheck"
 
 
+def test_no_service_inherits_an_image_healthcheck_for_a_process_it_does_not_run():
+    # Without a `healthcheck:` of its own a container runs its image's HEALTHCHECK: loadgen reuses
+    # the service image, whose check polls a port the load generator never opens.
+    for name, service in sf.services().items():
+        if "build" not in service or "test" in (service.get("healthcheck") or {}):
+            continue
+        context = (
+            service["build"] if isinstance(service["build"], str) else service["build"]["context"]
+        )
+        dockerfile = (sf.REPO / context / "Dockerfile").read_text(encoding="utf-8")
+        if re.search(r"^HEALTHCHECK\s+(?!NONE)", dockerfile, re.MULTILINE):
+            assert service.get("healthcheck", {}).get("disable") is True, name
+
+
 def test_healthcheck_commands_use_tools_the_images_have():
     tools = {
         "prometheus": "wget",  # busybox
         "alertmanager": "wget",  # busybox
-        "grafana": "wget",  # alpine busybox
+        "grafana": "curl",  # installed on both the Alpine and the Ubuntu image
         "loki": "/usr/bin/loki",  # distroless: the binary's own -health flag (3.7+)
         "promtail": "bash",  # ubuntu: no wget/curl since 3.4
         "marketplace-v1": "python",

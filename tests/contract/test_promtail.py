@@ -14,6 +14,9 @@ import stackfiles as sf
 pytestmark = pytest.mark.contract
 
 ALLOWED_LABELS = {"job", "service", "version", "level"}
+# Promtail's file target adds this to every line it reads (FilenameLabel in
+# clients/pkg/promtail/targets/file/filetarget.go), whatever the config says.
+IMPLICIT_FILE_LABELS = {"filename"}
 # Go's time.RFC3339Nano as a parse layout: fractional seconds optional, zone Z or +hh:mm.
 RFC3339NANO = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,9})?(Z|[+-]\d\d:\d\d)")
 
@@ -47,7 +50,8 @@ def _stream_labels(job) -> set[str]:
         if not name.startswith("__")
     }
     dynamic = {name for stage in _stages(job, "labels") for name in stage}
-    return static | dynamic
+    dropped = {name for stage in _stages(job, "labeldrop") for name in stage}
+    return (static | dynamic | IMPLICIT_FILE_LABELS) - dropped
 
 
 def test_server_positions_and_client_are_where_compose_expects(config):
