@@ -1,0 +1,1 @@
+"""The package catalog: vocabulary, the shipped Turtle file, loading, and the generator."""

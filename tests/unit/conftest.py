@@ -1,0 +1,65 @@
+"""Fixtures for the service's unit tests: an app over a small test catalog, in process."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+from marketplace import create_app
+from marketplace.settings import Settings
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+DATA = Path(__file__).parent / "data"
+TEST_CATALOG = DATA / "catalog.ttl"
+ADMIN_TOKEN = "test-admin-token"
+
+
+@pytest.fixture
+def settings() -> Settings:
+    """v2 over the test catalog, admin API on; no OTEL_* so nothing is exported."""
+    return Settings(variant="v2", catalog=TEST_CATALOG, admin_token=ADMIN_TOKEN)
+
+
+@pytest.fixture
+def auth(settings) -> dict[str, str]:
+    """Headers that pass the admin API's bearer check."""
+    return {"Authorization": f"Bearer {settings.admin_token}"}
+
+
+@pytest.fixture
+def span_exporter() -> InMemorySpanExporter:
+    return InMemorySpanExporter()
+
+
+@pytest.fixture
+def make_app(settings, span_exporter):
+    """Build an app with settings changed by keyword, e.g. make_app(variant="v1")."""
+
+    def build(**changes):
+        return create_app(
+            {
+                "TESTING": True,
+                "SETTINGS": dataclasses.replace(settings, **changes),
+                "SPAN_EXPORTER": span_exporter,
+                "CATALOG_BACKGROUND": False,
+                "CONFIGURE_LOGGING": False,
+            }
+        )
+
+    return build
+
+
+@pytest.fixture
+def app(make_app):
+    return make_app()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def registry(app):
+    return app.extensions["marketplace"].metrics.registry

@@ -1,0 +1,123 @@
+"""Traces: Flask server spans plus search, cache and RDF query spans with their attributes."""
+
+import pytest
+from marketplace import __version__, tracing
+from marketplace.settings import Settings
+from opentelemetry.trace import SpanKind
+
+pytestmark = pytest.mark.unit
+
+
+def spans_named(exporter, name):
+    return [s for s in exporter.get_finished_spans() if s.name == name]
+
+
+def test_search_span_attributes(client, span_exporter):
+    client.get("/api/v1/search?q=HTTP&limit=5")
+    client.get("/api/v1/search?q=HTTP&limit=5")
+    first, second = spans_named(span_exporter, "marketplace.search")
+    assert dict(first.attributes) == {
+        "marketplace.query": "HTTP",
+        "marketplace.limit": 5,
+        "marketplace.result_count": 5,
+        "marketplace.cache_hit": False,
+    }
+    assert second.attributes["marketplace.cache_hit"] is True
+
+
+def test_span_tree_server_search_cache(client, span_exporter):
+    client.get("/api/v1/search?q=web")
+    (server,) = [s for s in span_exporter.get_finished_spans() if s.kind == SpanKind.SERVER]
+    (search,) = spans_named(span_exporter, "marketplace.search")
+    (cache,) = spans_named(span_exporter, "marketplace.cache.get")
+    assert search.parent.span_id == server.context.span_id
+    assert cache.parent.span_id == search.context.span_id
+    assert cache.attributes["marketplace.cache"] == "search"
+    assert cache.attributes["marketplace.cache_hit"] is False
+    assert server.attributes.get("http.route") == "/api/v1/search"
+
+
+def test_each_rdf_query_has_a_span(make_app, span_exporter):
+    client = make_app(variant="v1").test_client()
+    client.get("/api/v1/search?q=web")
+    client.get("/api/v1/packages/webframe")
+    names = [
+        s.attributes["marketplace.rdf.query"]
+        for s in spans_named(span_exporter, "marketplace.rdf.query")
+    ]
+    assert names == ["search", "lookup", "lookup_keywords", "lookup_dependencies"]
+    (search,) = spans_named(span_exporter, "marketplace.search")
+    assert search.attributes["marketplace.cache_hit"] is False
+
+
+def test_install_uses_one_closure_query(client, span_exporter):
+    client.post("/api/v1/packages/webframe/install")
+    (rdf,) = spans_named(span_exporter, "marketplace.rdf.query")
+    (install,) = spans_named(span_exporter, "marketplace.install")
+    assert rdf.attributes["marketplace.rdf.query"] == "install_closure"
+    assert rdf.parent.span_id == install.context.span_id
+
+
+def test_probes_and_metrics_are_not_traced(client, span_exporter):
+    for path in ("/healthz", "/readyz", "/metrics"):
+        assert client.get(path).status_code == 200
+    assert span_exporter.get_finished_spans() == ()
+
+
+def test_resource_attributes(client, span_exporter):
+    client.get("/api/v1/search?q=web")
+    resource = span_exporter.get_finished_spans()[0].resource.attributes
+    assert resource["service.name"] == "marketplace"
+    assert resource["service.version"] == __version__
+    assert resource["marketplace.variant"] == "v2"
+    assert resource["deployment.environment"] == "local"
+
+
+def test_service_name_from_otel_service_name(settings):
+    parsed = Settings.from_env(
+        {"OTEL_SERVICE_NAME": "shop-search", "MARKETPLACE_ENVIRONMENT": "prod"}
+    )
+    provider = tracing.build_tracer_provider(parsed, "1.2.3")
+    assert provider.resource.attributes["service.name"] == "shop-search"
+    assert provider.resource.attributes["deployment.environment"] == "prod"
+
+
+def test_no_otel_variables_means_no_exporter():
+    parsed = Settings.from_env({})
+    assert parsed.traces_exporters == ()
+    provider = tracing.build_tracer_provider(parsed, "1")
+    assert provider._active_span_processor._span_processors == ()
+
+
+def test_exporter_chosen_by_standard_variables():
+    from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter as Grpc
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter as Http
+
+    def exporters(env):
+        provider = tracing.build_tracer_provider(Settings.from_env(env), "1")
+        try:
+            return [type(p.span_exporter) for p in provider._active_span_processor._span_processors]
+        finally:
+            provider.shutdown()
+
+    endpoint = {"OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:9"}
+    assert exporters(endpoint) == [Grpc]
+    assert exporters({**endpoint, "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf"}) == [Http]
+    assert exporters({**endpoint, "OTEL_TRACES_EXPORTER": "none"}) == []
+    assert (
+        tracing.build_tracer_provider(Settings.from_env({"OTEL_SDK_DISABLED": "true"}), "1") is None
+    )
+
+
+def test_sdk_disabled_serves_without_spans(make_app, span_exporter):
+    client = make_app(otel_sdk_disabled=True).test_client()
+    assert client.get("/api/v1/search?q=web").status_code == 200
+    assert span_exporter.get_finished_spans() == ()
+
+
+def test_unmatched_paths_share_one_span_name(client, span_exporter):
+    for path in ("/wp-login.php", "/a/b/c", "/api/v1/nope"):
+        assert client.get(path).status_code == 404
+    client.get("/api/v1/packages/webframe")
+    names = sorted(s.name for s in span_exporter.get_finished_spans() if s.kind == SpanKind.SERVER)
+    assert names == ["GET /api/v1/packages/<package_id>", *["GET <unmatched>"] * 3]
