@@ -107,8 +107,10 @@ class Metrics:
             buckets=BUCKETS,
             registry=registry,
         )
+        # `app_version`, not `version`: Prometheus attaches the variant as the `version` target
+        # label, and a clash would rename this one to `exported_version`.
         Info("marketplace_build", "Build of the service.", registry=registry).info(
-            {"version": version, "variant": variant}
+            {"app_version": version, "variant": variant}
         )
         self._http_children: dict[tuple, tuple] = {}
         # Series that exist from the start, so rate() sees 0 rather than nothing.

@@ -47,7 +47,7 @@ def test_every_contract_metric_exists_with_its_type(registry):
 def test_build_info_has_version_and_variant(registry):
     from marketplace import __version__
 
-    labels = {"version": __version__, "variant": "v2"}
+    labels = {"app_version": __version__, "variant": "v2"}
     assert registry.get_sample_value("marketplace_build_info", labels) == 1.0
 
 
