@@ -63,3 +63,18 @@ def host_url(component: str, env: dict[str, str] | None = None) -> str:
     if host_key is None:
         raise KeyError(f"{component} publishes no port on the host")
     return f"http://127.0.0.1:{env[host_key]}"
+
+
+# The native launcher (ops/native.py) runs these itself, plus the load generator (no port);
+# the others exist only in the compose stack.
+NATIVE_COMPONENTS = ("alertsink", "marketplace-v1", "marketplace-v2", "alertmanager", "prometheus")
+DOCKER_ONLY = ("grafana", "loki", "promtail", "tempo", "otel-collector")
+
+
+def host_port(component: str, env: dict[str, str] | None = None) -> int:
+    """The port a component publishes on the host, from `.env`."""
+    env = env or load_env()
+    _, host_key = COMPONENTS[component]
+    if host_key is None:
+        raise KeyError(f"{component} publishes no port on the host")
+    return int(env[host_key])

@@ -1,0 +1,380 @@
+"""The stack without Docker: Debian's Prometheus and Alertmanager, the alert sink, marketplace v1
+and v2 and the load generator, all on 127.0.0.1, with every file under one run directory.
+
+    python -m ops.native up|down|status|logs|clean [--run-dir .run]
+
+`.run/` layout: prometheus.yml and alertmanager.yml (rendered, see ops/render.py), secrets/,
+data/prometheus/, data/alertmanager/, logs/<component>.log, pids/<component>.pid, admin-token.
+The integration tests drive the same class, NativeStack, on free ports with faster intervals.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import secrets
+import shutil
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import requests
+
+from ops import render, topology
+from ops.procs import ProcessTable, print_logs
+
+RUN_DIR = topology.REPO_ROOT / ".run"
+LOADGEN = "loadgen"
+# Start order; the load generator waits for the marketplace itself (--wait-ready).
+COMPONENTS = (*topology.NATIVE_COMPONENTS, LOADGEN)
+READY_PATHS = {
+    "alertsink": "/healthz",
+    "marketplace-v1": "/readyz",
+    "marketplace-v2": "/readyz",
+    "alertmanager": "/-/ready",
+    "prometheus": "/-/ready",
+}
+BINARIES = {
+    "prometheus": ("prometheus",),
+    "alertmanager": ("prometheus-alertmanager", "alertmanager"),
+}
+
+
+class StackError(RuntimeError):
+    """A component could not be started or did not become ready."""
+
+
+def binary(component: str) -> str:
+    for name in BINARIES[component]:
+        if path := shutil.which(name):
+            return path
+    raise StackError(
+        f"{component}: none of {', '.join(BINARIES[component])} is installed "
+        "(apt-get install prometheus prometheus-alertmanager)"
+    )
+
+
+def host_ports(env: dict[str, str] | None = None) -> dict[str, int]:
+    """The host ports `.env` publishes, which `make up` also uses natively."""
+    env = env or topology.load_env()
+    return {name: topology.host_port(name, env) for name in topology.NATIVE_COMPONENTS}
+
+
+class NativeStack:
+    """One native stack: render its configs, start, probe and stop its processes."""
+
+    def __init__(
+        self,
+        run_dir: Path = RUN_DIR,
+        ports: Mapping[str, int] | None = None,
+        *,
+        scrape_interval: str | None = None,
+        evaluation_interval: str | None = None,
+        route_timings: Mapping[str, str] | None = None,
+        loadgen_rate: float | None = None,
+        loadgen_targets: Sequence[str] = ("marketplace-v1", "marketplace-v2"),
+        admin_token: str | None = None,
+        prefer_real_secrets: bool = False,
+        extra_env: Mapping[str, str] | None = None,
+    ) -> None:
+        self.env_file = topology.load_env()
+        self.run_dir = Path(run_dir)
+        self.ports = dict(ports or host_ports(self.env_file))
+        self.scrape_interval = scrape_interval
+        self.evaluation_interval = evaluation_interval
+        self.route_timings = dict(route_timings or {})
+        self.loadgen_rate = (
+            float(self.env_file.get("LOADGEN_RATE", 5)) if loadgen_rate is None else loadgen_rate
+        )
+        self.loadgen_targets = tuple(loadgen_targets)
+        self.prefer_real_secrets = prefer_real_secrets
+        self.extra_env = dict(extra_env or {})
+        self.procs = ProcessTable(self.run_dir / "pids", self.run_dir / "logs")
+        self._token = admin_token
+        self._http = requests.Session()
+        self._http.trust_env = False  # loopback only: never through a proxy from the environment
+
+    # ---- addresses -------------------------------------------------------------------------
+    @property
+    def urls(self) -> dict[str, str]:
+        return {name: f"http://127.0.0.1:{port}" for name, port in self.ports.items()}
+
+    def url(self, component: str) -> str:
+        return self.urls[component]
+
+    def url_env(self) -> dict[str, str]:
+        """`<NAME>_URL` variables that point ops.topology (and every ops command) at this stack."""
+        return {topology.env_var_for(name): url for name, url in self.urls.items()}
+
+    @property
+    def admin_token(self) -> str:
+        if self._token is None:
+            path = self.run_dir / "admin-token"
+            if os.environ.get("MARKETPLACE_ADMIN_TOKEN"):
+                self._token = os.environ["MARKETPLACE_ADMIN_TOKEN"]
+            elif path.is_file():
+                self._token = path.read_text().strip()
+            else:
+                self._token = secrets.token_urlsafe(24)
+                self.run_dir.mkdir(parents=True, exist_ok=True)
+                path.write_text(self._token + "\n")
+                path.chmod(0o600)
+        return self._token
+
+    # ---- configuration ---------------------------------------------------------------------
+    def render(self) -> None:
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        (self.run_dir / "prometheus.yml").write_text(
+            render.render_prometheus(
+                render.PROMETHEUS_DIR / "prometheus.yml",
+                self.ports,
+                self.run_dir,
+                scrape_interval=self.scrape_interval,
+                evaluation_interval=self.evaluation_interval,
+            )
+        )
+        (self.run_dir / "alertmanager.yml").write_text(
+            render.render_alertmanager(
+                render.ALERTMANAGER_DIR / "alertmanager.yml",
+                self.ports,
+                self.run_dir,
+                route_timings=self.route_timings,
+            )
+        )
+        render.render_secrets(self.ports, self.run_dir, prefer_real=self.prefer_real_secrets)
+
+    def command(self, name: str) -> tuple[list[str], dict[str, str]]:
+        env = {**os.environ, **self.extra_env, "PYTHONUNBUFFERED": "1"}
+        listen = f"127.0.0.1:{self.ports.get(name, 0)}"
+        data = self.run_dir / "data" / name
+        if name == "prometheus":
+            argv = [
+                binary("prometheus"),
+                f"--config.file={self.run_dir / 'prometheus.yml'}",
+                f"--storage.tsdb.path={data}",
+                f"--web.listen-address={listen}",
+                f"--web.external-url={self.url(name)}",
+                "--storage.tsdb.retention.time=" + self.env_file.get("PROMETHEUS_RETENTION", "15d"),
+                "--enable-feature=exemplar-storage",
+            ]
+        elif name == "alertmanager":
+            argv = [
+                binary("alertmanager"),
+                f"--config.file={self.run_dir / 'alertmanager.yml'}",
+                f"--storage.path={data}",
+                f"--web.listen-address={listen}",
+                f"--web.external-url={self.url(name)}",
+                "--cluster.listen-address=",  # no HA gossip (it would listen on 0.0.0.0:9094)
+            ]
+        elif name == "alertsink":
+            argv = [sys.executable, "-m", "alertsink"]
+            env |= {"ALERTSINK_HOST": "127.0.0.1", "ALERTSINK_PORT": str(self.ports[name])}
+        elif name.startswith("marketplace-"):
+            argv = [sys.executable, "-m", "marketplace"]
+            env |= {
+                "MARKETPLACE_VARIANT": name.removeprefix("marketplace-"),
+                "MARKETPLACE_HOST": "127.0.0.1",
+                "MARKETPLACE_PORT": str(self.ports[name]),
+                "MARKETPLACE_ADMIN_TOKEN": self.admin_token,
+                "MARKETPLACE_ENVIRONMENT": "native",
+                # No collector runs natively: keep the SDK from exporting to nowhere.
+                "OTEL_TRACES_EXPORTER": "none",
+                "OTEL_METRICS_EXPORTER": "none",
+                "OTEL_LOGS_EXPORTER": "none",
+            }
+        elif name == LOADGEN:
+            argv = [sys.executable, "-m", "marketplace.loadgen", "--rate", f"{self.loadgen_rate:g}"]
+            for variant in self.loadgen_targets:
+                argv += ["--target", self.url(variant)]
+            argv += ["--progress", "60"]
+        else:
+            raise KeyError(name)
+        if name in BINARIES:
+            data.mkdir(parents=True, exist_ok=True)
+        return argv, env
+
+    def components(self) -> list[str]:
+        return [c for c in COMPONENTS if c != LOADGEN or self.loadgen_rate > 0]
+
+    # ---- lifecycle -------------------------------------------------------------------------
+    def start(self, name: str) -> int:
+        argv, env = self.command(name)
+        return self.procs.start(name, argv, env, topology.REPO_ROOT)
+
+    def up(self, timeout: float = 120.0) -> dict[str, float]:
+        """Start whatever is not running; return seconds until each component was ready."""
+        self.render()
+        began = time.monotonic()
+        # Prometheus starts once its targets answer: a first scrape that finds the marketplace
+        # still loading records up=0, which the availability SLO would count as downtime.
+        first = [c for c in self.components() if c not in ("prometheus", LOADGEN)]
+        for name in first:
+            self.start(name)
+        took = self.wait_ready(first, timeout, began)
+        rest = [c for c in self.components() if c not in first]
+        for name in rest:
+            self.start(name)
+        return took | self.wait_ready(rest, max(1.0, timeout - (time.monotonic() - began)), began)
+
+    def is_ready(self, name: str) -> bool:
+        if self.procs.running(name) is None:
+            return False
+        if name not in READY_PATHS:
+            return True
+        try:
+            response = self._http.get(self.url(name) + READY_PATHS[name], timeout=2)
+        except requests.RequestException:
+            return False
+        return response.status_code == 200
+
+    def wait_ready(
+        self, names: Sequence[str], timeout: float = 120.0, began: float | None = None
+    ) -> dict[str, float]:
+        began = time.monotonic() if began is None else began
+        deadline = time.monotonic() + timeout
+        ready: dict[str, float] = {}
+        while True:
+            for name in names:
+                if name in ready:
+                    continue
+                if self.is_ready(name):
+                    ready[name] = time.monotonic() - began
+                elif self.procs.running(name) is None:
+                    raise StackError(f"{name} exited during start-up:\n{self.procs.tail(name)}")
+            if len(ready) == len(names):
+                return ready
+            if time.monotonic() > deadline:
+                late = [n for n in names if n not in ready]
+                tails = "\n".join(f"--- {n}\n{self.procs.tail(n)}" for n in late)
+                raise StackError(f"not ready after {timeout:g}s: {', '.join(late)}\n{tails}")
+            time.sleep(0.2)
+
+    def stop(self, name: str) -> bool:
+        return self.procs.stop(name)
+
+    def restart(self, name: str, timeout: float = 60.0) -> float:
+        self.stop(name)
+        began = time.monotonic()
+        self.start(name)
+        return self.wait_ready([name], timeout, began)[name]
+
+    def down(self) -> list[str]:
+        """Stop every process this run directory's PID files name, load generator first."""
+        known = [c for c in reversed(COMPONENTS) if c in self.procs.names()]
+        others = [n for n in self.procs.names() if n not in known]
+        return [name for name in [*known, *others] if self.procs.stop(name)]
+
+    def status(self) -> list[tuple[str, int | None, str, str]]:
+        """(component, pid, state, url) with state ready, starting or stopped."""
+        rows = []
+        for name in COMPONENTS:
+            pid = self.procs.running(name)
+            state = "stopped" if pid is None else ("ready" if self.is_ready(name) else "starting")
+            rows.append((name, pid, state, self.urls.get(name, "")))
+        return rows
+
+    # ---- faults (PUT/DELETE /admin/faults, docs/contracts.md) ---------------------------------
+    def set_faults(self, component: str, **faults: float | bool) -> dict:
+        response = self._http.put(
+            self.url(component) + "/admin/faults",
+            json=faults,
+            headers={"Authorization": f"Bearer {self.admin_token}"},
+            timeout=5,
+        )
+        response.raise_for_status()
+        return response.json()
+
+    def clear_faults(self, component: str) -> None:
+        response = self._http.delete(
+            self.url(component) + "/admin/faults",
+            headers={"Authorization": f"Bearer {self.admin_token}"},
+            timeout=5,
+        )
+        response.raise_for_status()
+
+    def close(self) -> None:
+        self._http.close()
+
+
+# ---- the commands behind `make up/down/status/logs/clean` (MODE=native) -----------------------
+def _table(rows: Sequence[Sequence[str]]) -> str:
+    widths = [max(len(str(row[i])) for row in rows) for i in range(len(rows[0]))]
+    return "\n".join(
+        "  ".join(str(cell).ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+        for row in rows
+    )
+
+
+def docker_only_note() -> str:
+    return (
+        f"Not started (they need a Docker engine; `make up MODE=docker`): "
+        f"{', '.join(topology.DOCKER_ONLY)}."
+    )
+
+
+def up(run_dir: Path = RUN_DIR, timeout: float = 120.0) -> int:
+    stack = NativeStack(run_dir, prefer_real_secrets=True)
+    try:
+        took = stack.up(timeout)
+    except StackError as exc:
+        print(f"native stack: {exc}", file=sys.stderr)
+        print("Stopping what was started (logs stay in .run/logs/).", file=sys.stderr)
+        stack.down()
+        return 1
+    rows = [("component", "url", "ready after", "pid")]
+    for name, pid, _, url in stack.status():
+        rows.append((name, url or "-", f"{took.get(name, 0):.1f}s", str(pid)))
+    print(_table(rows))
+    print(f"\nRun directory: {stack.run_dir} (logs/, data/, pids/); admin token in admin-token.")
+    print(docker_only_note())
+    return 0
+
+
+def down(run_dir: Path = RUN_DIR) -> int:
+    stopped = NativeStack(run_dir).down()
+    print(f"stopped: {', '.join(stopped)}" if stopped else "nothing was running")
+    return 0
+
+
+def status(run_dir: Path = RUN_DIR) -> int:
+    rows = [("component", "state", "pid", "url")]
+    states = []
+    for name, pid, state, url in NativeStack(run_dir).status():
+        rows.append((name, state, str(pid or "-"), url or "-"))
+        states.append(state)
+    print(_table(rows))
+    print(docker_only_note())
+    return 0 if all(s == "ready" for s in states) else 1
+
+
+def logs(run_dir: Path = RUN_DIR, follow: bool | None = None, lines: int = 50) -> int:
+    """Print the end of every log; keep following (like tail -F) when attached to a terminal."""
+    follow = sys.stdout.isatty() if follow is None else follow
+    return print_logs(run_dir / "logs", lines, follow)
+
+
+def clean(run_dir: Path = RUN_DIR) -> int:
+    down(run_dir)
+    if run_dir.exists():
+        shutil.rmtree(run_dir)
+        print(f"removed {run_dir}")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m ops.native", description=__doc__.split("\n")[0]
+    )
+    parser.add_argument("command", choices=("up", "down", "status", "logs", "clean"))
+    parser.add_argument("--run-dir", type=Path, default=RUN_DIR)
+    parser.add_argument("-f", "--follow", action=argparse.BooleanOptionalAction, default=None)
+    parser.add_argument("-n", "--lines", type=int, default=50)
+    args = parser.parse_args(argv)
+    if args.command == "logs":
+        return logs(args.run_dir, args.follow, args.lines)
+    return {"up": up, "down": down, "status": status, "clean": clean}[args.command](args.run_dir)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
