@@ -37,7 +37,8 @@ def percentile(samples: list[float], q: float) -> float:
 
 @dataclass
 class TargetStats:
-    sent: int = 0
+    queued: int = 0  # accepted for sending (the pace the plan asked for)
+    sent: int = 0  # answered or failed
     ok: int = 0  # 2xx and 3xx
     client_errors: int = 0  # 4xx
     server_errors: int = 0  # 5xx
@@ -83,15 +84,18 @@ class Target:
     def __init__(
         self,
         base_url: str,
-        session_factory: Callable[[], requests.Session] = requests.Session,
+        session_factory: Callable[[], requests.Session] | None = None,
         workers: int = 4,
         timeout: float = 5.0,
+        queue_size: int | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.stats = TargetStats()
         self.timeout = timeout
-        self._session_factory = session_factory
-        self._queue: queue.Queue[PlannedRequest | None] = queue.Queue(maxsize=workers * 4)
+        self._session_factory = session_factory or requests.Session
+        self._queue: queue.Queue[PlannedRequest | None] = queue.Queue(
+            maxsize=queue_size or workers * 4
+        )
         self._threads = [
             threading.Thread(target=self._work, name=f"loadgen-{i}", daemon=True)
             for i in range(workers)
@@ -106,6 +110,9 @@ class Target:
             self._queue.put_nowait(planned)
         except queue.Full:
             self.stats.drop()
+            return
+        with self.stats.lock:
+            self.stats.queued += 1
 
     def close(self, discard_queued: bool) -> None:
         """Stop the workers; requests in flight finish (each is bounded by the timeout)."""
@@ -167,7 +174,7 @@ class Runner:
         count: int | None = None,
         duration: float | None = None,
         progress_every: float = 10.0,
-        out: TextIO = sys.stdout,
+        out: TextIO | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if not targets:
@@ -178,7 +185,7 @@ class Runner:
         self.count = count
         self.duration = duration
         self.progress_every = progress_every
-        self.out = out
+        self.out = out or sys.stdout
         self.clock = clock
 
     def run(self, stop: threading.Event) -> list[TargetStats]:
