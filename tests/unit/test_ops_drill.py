@@ -8,20 +8,10 @@ import pytest
 import requests
 
 from ops import _http, drill
-from ops._http import Endpoints
 from tests.conftest import require_binary
+from tests.unit.ops_fakes import ENDPOINTS
 
 pytestmark = pytest.mark.unit
-
-ENDPOINTS = Endpoints(
-    prometheus="http://prometheus",
-    alertmanager="http://alertmanager",
-    alertsink="http://alertsink",
-    grafana="http://grafana",
-    loki="http://loki",
-    otlp="http://otel-collector:4318",
-    otlp_explicit=False,
-)
 
 
 def test_amtool_output_gives_one_or_several_receivers():

@@ -7,6 +7,7 @@ import requests
 
 from ops import _http, verify, verify_rows
 from ops._http import Endpoints
+from tests.unit.ops_fakes import ENDPOINTS
 
 pytestmark = pytest.mark.unit
 
@@ -182,17 +183,6 @@ def fake_stack(down=()):
         return routes[path]()
 
     return request
-
-
-ENDPOINTS = Endpoints(
-    prometheus="http://prometheus",
-    alertmanager="http://alertmanager",
-    alertsink="http://alertsink",
-    grafana="http://grafana",
-    loki="http://loki",
-    otlp="http://otel-collector:4318",
-    otlp_explicit=False,
-)
 
 
 def test_a_healthy_native_stack_passes_with_docker_items_skipped(monkeypatch):
