@@ -21,6 +21,11 @@ RULES_DIR = PROMETHEUS_DIR / "rules"
 TESTS_DIR = PROMETHEUS_DIR / "tests"
 ALERTMANAGER_DIR = REPO / "alertmanager"
 RUNBOOKS_DIR = REPO / "docs" / "runbooks"
+# what every alert's runbook_url and dashboard_url start with (docs/alerting.md)
+RUNBOOK_BASE = (
+    "https://github.com/marketplace-obs/marketplace-observability/blob/main/docs/runbooks/"
+)
+GRAFANA_BASE = f"http://localhost:{topology.load_env()['GRAFANA_HOST_PORT']}/d/"
 
 _DURATION = re.compile(r"(\d+)(ms|s|m|h|d|w|y)")
 _UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, "y": 31536000}
