@@ -4,7 +4,8 @@ and v2 and the load generator, all on 127.0.0.1, with every file under one run d
     python -m ops.native up|down|status|logs|clean [--run-dir .run]
 
 `.run/` layout: prometheus.yml and alertmanager.yml (rendered, see ops/render.py), secrets/,
-data/prometheus/, data/alertmanager/, logs/<component>.log, pids/<component>.pid, admin-token.
+data/prometheus/, data/alertmanager/, logs/<component>.log (stdout and stderr),
+logs/marketplace-v*.json.log (MARKETPLACE_LOG_FILE), pids/<component>.pid, admin-token.
 The integration tests drive the same class, NativeStack, on free ports with faster intervals.
 """
 
@@ -16,13 +17,14 @@ import secrets
 import shutil
 import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 import requests
+import yaml
 
 from ops import render, topology
-from ops.procs import ProcessTable, print_logs
+from ops.procs import ProcessSurvived, ProcessTable, polls, print_logs
 
 RUN_DIR = topology.REPO_ROOT / ".run"
 LOADGEN = "loadgen"
@@ -41,8 +43,23 @@ BINARIES = {
 }
 
 
+def receiver_names(alertmanager_yml: Path = render.ALERTMANAGER_DIR / "alertmanager.yml") -> str:
+    """The receivers alertmanager.yml names, comma-separated: the sink's metric label values."""
+    config = yaml.safe_load(alertmanager_yml.read_text(encoding="utf-8"))
+    return ",".join(receiver["name"] for receiver in config.get("receivers", []))
+
+
 class StackError(RuntimeError):
     """A component could not be started or did not become ready."""
+
+
+class StopFailed(StackError):
+    """Some processes outlived `down`; their PID files are kept so that it can be tried again."""
+
+    def __init__(self, stopped: list[str], survivors: list[ProcessSurvived]) -> None:
+        super().__init__("; ".join(str(survivor) for survivor in survivors))
+        self.stopped = stopped
+        self.survivors = survivors
 
 
 def binary(component: str) -> str:
@@ -91,6 +108,8 @@ class NativeStack:
         self.prefer_real_secrets = prefer_real_secrets
         self.extra_env = dict(extra_env or {})
         self.procs = ProcessTable(self.run_dir / "pids", self.run_dir / "logs")
+        # What the last up() started itself (not what was already running), in start order.
+        self.started: list[str] = []
         self._token = admin_token
         self._http = requests.Session()
         self._http.trust_env = False  # loopback only: never through a proxy from the environment
@@ -169,7 +188,11 @@ class NativeStack:
             ]
         elif name == "alertsink":
             argv = [sys.executable, "-m", "alertsink"]
-            env |= {"ALERTSINK_HOST": "127.0.0.1", "ALERTSINK_PORT": str(self.ports[name])}
+            env |= {
+                "ALERTSINK_HOST": "127.0.0.1",
+                "ALERTSINK_PORT": str(self.ports[name]),
+                "ALERTSINK_RECEIVERS": receiver_names(),
+            }
         elif name.startswith("marketplace-"):
             argv = [sys.executable, "-m", "marketplace"]
             env |= {
@@ -178,6 +201,9 @@ class NativeStack:
                 "MARKETPLACE_PORT": str(self.ports[name]),
                 "MARKETPLACE_ADMIN_TOKEN": self.admin_token,
                 "MARKETPLACE_ENVIRONMENT": "native",
+                # The same JSON lines as stdout (logs/<name>.log), without the launcher's or
+                # gunicorn's own lines: what `make slo-report` reads when no Loki runs.
+                "MARKETPLACE_LOG_FILE": str(self.json_log_file(name)),
                 # No collector runs natively: keep the SDK from exporting to nowhere.
                 "OTEL_TRACES_EXPORTER": "none",
                 "OTEL_METRICS_EXPORTER": "none",
@@ -194,6 +220,10 @@ class NativeStack:
             data.mkdir(parents=True, exist_ok=True)
         return argv, env
 
+    def json_log_file(self, name: str) -> Path:
+        """Where a marketplace variant writes its JSON log lines (MARKETPLACE_LOG_FILE)."""
+        return (self.procs.log_dir / f"{name}.json.log").absolute()
+
     def components(self) -> list[str]:
         return [c for c in COMPONENTS if c != LOADGEN or self.loadgen_rate > 0]
 
@@ -203,19 +233,32 @@ class NativeStack:
         return self.procs.start(name, argv, env, topology.REPO_ROOT)
 
     def up(self, timeout: float = 120.0) -> dict[str, float]:
-        """Start whatever is not running; return seconds until each component was ready."""
+        """Start whatever is not running; return seconds until each component was ready.
+
+        `started` lists what this call started, so that a failed start can undo just that.
+        """
         self.render()
+        self.started = []
         began = time.monotonic()
         # Prometheus starts once its targets answer: a first scrape that finds the marketplace
         # still loading records up=0, which the availability SLO would count as downtime.
         first = [c for c in self.components() if c not in ("prometheus", LOADGEN)]
         for name in first:
-            self.start(name)
+            self._start_if_stopped(name)
         took = self.wait_ready(first, timeout, began)
         rest = [c for c in self.components() if c not in first]
         for name in rest:
-            self.start(name)
+            self._start_if_stopped(name)
         return took | self.wait_ready(rest, max(1.0, timeout - (time.monotonic() - began)), began)
+
+    def _start_if_stopped(self, name: str) -> None:
+        if self.procs.running(name) is None:
+            self.start(name)
+            self.started.append(name)
+
+    def undo_up(self) -> tuple[list[str], list[ProcessSurvived]]:
+        """Stop what the last up() started, newest first; components running before stay."""
+        return self._stop_all(reversed(self.started))
 
     def is_ready(self, name: str) -> bool:
         if self.procs.running(name) is None:
@@ -232,9 +275,8 @@ class NativeStack:
         self, names: Sequence[str], timeout: float = 120.0, began: float | None = None
     ) -> dict[str, float]:
         began = time.monotonic() if began is None else began
-        deadline = time.monotonic() + timeout
         ready: dict[str, float] = {}
-        while True:
+        for _ in polls(timeout, 0.2):
             for name in names:
                 if name in ready:
                     continue
@@ -244,11 +286,9 @@ class NativeStack:
                     raise StackError(f"{name} exited during start-up:\n{self.procs.tail(name)}")
             if len(ready) == len(names):
                 return ready
-            if time.monotonic() > deadline:
-                late = [n for n in names if n not in ready]
-                tails = "\n".join(f"--- {n}\n{self.procs.tail(n)}" for n in late)
-                raise StackError(f"not ready after {timeout:g}s: {', '.join(late)}\n{tails}")
-            time.sleep(0.2)
+        late = [n for n in names if n not in ready]
+        tails = "\n".join(f"--- {n}\n{self.procs.tail(n)}" for n in late)
+        raise StackError(f"not ready after {timeout:g}s: {', '.join(late)}\n{tails}")
 
     def stop(self, name: str) -> bool:
         return self.procs.stop(name)
@@ -260,10 +300,27 @@ class NativeStack:
         return self.wait_ready([name], timeout, began)[name]
 
     def down(self) -> list[str]:
-        """Stop every process this run directory's PID files name, load generator first."""
+        """Stop every process this run directory's PID files name, load generator first.
+
+        Returns what was stopped; raises StopFailed, after trying every process, if any is
+        still running (its PID file kept for the next try).
+        """
         known = [c for c in reversed(COMPONENTS) if c in self.procs.names()]
         others = [n for n in self.procs.names() if n not in known]
-        return [name for name in [*known, *others] if self.procs.stop(name)]
+        stopped, survivors = self._stop_all([*known, *others])
+        if survivors:
+            raise StopFailed(stopped, survivors)
+        return stopped
+
+    def _stop_all(self, names: Iterable[str]) -> tuple[list[str], list[ProcessSurvived]]:
+        stopped, survivors = [], []
+        for name in names:
+            try:
+                if self.procs.stop(name):
+                    stopped.append(name)
+            except ProcessSurvived as exc:
+                survivors.append(exc)
+        return stopped, survivors
 
     def status(self) -> list[tuple[str, int | None, str, str]]:
         """(component, pid, state, url) with state ready, starting or stopped."""
@@ -319,8 +376,12 @@ def up(run_dir: Path = RUN_DIR, timeout: float = 120.0) -> int:
         took = stack.up(timeout)
     except StackError as exc:
         print(f"native stack: {exc}", file=sys.stderr)
-        print("Stopping what was started (logs stay in .run/logs/).", file=sys.stderr)
-        stack.down()
+        print(
+            f"Stopping what this `make up` started (logs stay in {stack.run_dir / 'logs'}): "
+            f"{', '.join(stack.started) or 'nothing'}; what ran before keeps running.",
+            file=sys.stderr,
+        )
+        _report_survivors(stack.undo_up()[1])
         return 1
     rows = [("component", "url", "ready after", "pid")]
     for name, pid, _, url in stack.status():
@@ -331,10 +392,19 @@ def up(run_dir: Path = RUN_DIR, timeout: float = 120.0) -> int:
     return 0
 
 
+def _report_survivors(survivors: Sequence[ProcessSurvived]) -> int:
+    for survivor in survivors:
+        print(f"STILL RUNNING: {survivor} (PID file kept)", file=sys.stderr)
+    return 1 if survivors else 0
+
+
 def down(run_dir: Path = RUN_DIR) -> int:
-    stopped = NativeStack(run_dir).down()
-    print(f"stopped: {', '.join(stopped)}" if stopped else "nothing was running")
-    return 0
+    try:
+        stopped, survivors = NativeStack(run_dir).down(), []
+    except StopFailed as failed:
+        stopped, survivors = failed.stopped, failed.survivors
+    print(f"stopped: {', '.join(stopped)}" if stopped else "nothing was stopped")
+    return _report_survivors(survivors)
 
 
 def status(run_dir: Path = RUN_DIR) -> int:
@@ -355,7 +425,9 @@ def logs(run_dir: Path = RUN_DIR, follow: bool | None = None, lines: int = 50) -
 
 
 def clean(run_dir: Path = RUN_DIR) -> int:
-    down(run_dir)
+    if down(run_dir) != 0:
+        print(f"kept {run_dir}: its PID files name processes still running", file=sys.stderr)
+        return 1
     if run_dir.exists():
         shutil.rmtree(run_dir)
         print(f"removed {run_dir}")

@@ -13,6 +13,7 @@ import os
 import signal
 import subprocess
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,6 +29,28 @@ def _start_ticks(pid: int) -> int | None:
     if fields[0] in ("Z", "X"):
         return None
     return int(fields[19])
+
+
+def polls(timeout: float, interval: float) -> Iterator[int]:
+    """0, 1, 2, ... with `interval` seconds between them, until `timeout` seconds have passed.
+
+    Bounded twice: by the clock, and by the count the clock allows (should sleep return early).
+    """
+    deadline = time.monotonic() + timeout
+    for attempt in range(int(timeout / interval) + 2):
+        yield attempt
+        if time.monotonic() >= deadline:
+            return
+        time.sleep(interval)
+
+
+class ProcessSurvived(RuntimeError):
+    """A process that was asked to stop is still running; its PID file is kept."""
+
+    def __init__(self, name: str, pid: int, why: str) -> None:
+        super().__init__(f"{name} (pid {pid}) did not stop: {why}")
+        self.name = name
+        self.pid = pid
 
 
 @dataclass
@@ -89,11 +112,10 @@ class ProcessTable:
                 start_new_session=True,
             )
         ticks = None
-        for _ in range(100):  # /proc/<pid> appears at once; the loop only guards a slow fork
+        for _ in polls(1.0, 0.01):  # /proc/<pid> appears at once; the loop only guards a slow fork
             ticks = _start_ticks(child.pid)
             if ticks is not None or child.poll() is not None:
                 break
-            time.sleep(0.01)
         self._children[name] = child
         rec = Record(child.pid, ticks or -1, argv, time.time())
         self.pid_file(name).write_text(json.dumps(rec.__dict__))
@@ -104,23 +126,36 @@ class ProcessTable:
         child = self._children.get(name)
         return None if child is None else child.poll()
 
-    def stop(self, name: str, timeout: float = 15.0) -> bool:
-        """SIGTERM the named process group, SIGKILL after `timeout`; True if one was running."""
+    def stop(self, name: str, timeout: float = 15.0, kill_timeout: float = 5.0) -> bool:
+        """SIGTERM the named process group, SIGKILL after `timeout`; True if one was running.
+
+        The PID file goes only once the process is gone: if it cannot be signalled or outlives
+        SIGKILL, ProcessSurvived is raised and the file stays, so a later `make down` still
+        knows what to stop.
+        """
         pid = self.running(name)
-        self.pid_file(name).unlink(missing_ok=True)
         if pid is None:
+            self.pid_file(name).unlink(missing_ok=True)  # stale: its process is gone
             self._children.pop(name, None)
             return False
-        self._signal(pid, signal.SIGTERM)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline and self._alive(name, pid):
-            time.sleep(0.1)
+        try:
+            self._signal(pid, signal.SIGTERM)
+            if not self._wait_gone(name, pid, timeout):
+                self._signal(pid, signal.SIGKILL)
+                self._wait_gone(name, pid, kill_timeout)
+        except PermissionError as exc:
+            raise ProcessSurvived(name, pid, f"not allowed to signal it ({exc})") from exc
         if self._alive(name, pid):
-            self._signal(pid, signal.SIGKILL)
-            while self._alive(name, pid) and time.monotonic() < deadline + 5:
-                time.sleep(0.1)
+            raise ProcessSurvived(name, pid, f"still running {timeout + kill_timeout:g}s later")
+        self.pid_file(name).unlink(missing_ok=True)
         self._children.pop(name, None)
         return True
+
+    def _wait_gone(self, name: str, pid: int, timeout: float) -> bool:
+        for _ in polls(timeout, 0.1):
+            if not self._alive(name, pid):
+                return True
+        return not self._alive(name, pid)
 
     def _alive(self, name: str, pid: int) -> bool:
         child = self._children.get(name)
@@ -130,12 +165,14 @@ class ProcessTable:
 
     @staticmethod
     def _signal(pid: int, signum: int) -> None:
+        """Signal the process group, else the process alone; PermissionError if neither may be."""
         try:
             os.killpg(pid, signum)
         except ProcessLookupError:
             pass
         except PermissionError:
-            os.kill(pid, signum)
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signum)
 
     def tail(self, name: str, lines: int = 20) -> str:
         return tail(self.log_file(name), lines)
@@ -152,9 +189,14 @@ def tail(path: Path, lines: int = 20) -> str:
         return ""
 
 
+def _console_logs(log_dir: Path) -> list[Path]:
+    """Each process's stdout/stderr log; not the services' `*.json.log`, the same lines again."""
+    return sorted(p for p in log_dir.glob("*.log") if not p.name.endswith(".json.log"))
+
+
 def print_logs(log_dir: Path, lines: int, follow: bool) -> int:
-    """Every `*.log` under `log_dir`, prefixed by its name; with `follow`, until Ctrl-C."""
-    files = sorted(log_dir.glob("*.log")) if log_dir.is_dir() else []
+    """Every process log under `log_dir`, prefixed by its name; with `follow`, until Ctrl-C."""
+    files = _console_logs(log_dir) if log_dir.is_dir() else []
     if not files:
         print(f"no logs under {log_dir}")
         return 1
@@ -166,7 +208,7 @@ def print_logs(log_dir: Path, lines: int, follow: bool) -> int:
     with contextlib.suppress(KeyboardInterrupt):
         while follow:
             time.sleep(0.5)
-            for path in sorted(log_dir.glob("*.log")):  # new files too, like tail -F
+            for path in _console_logs(log_dir):  # new files too, like tail -F
                 size, start = path.stat().st_size, offsets.get(path, 0)
                 start = start if size >= start else 0  # truncated: start again
                 if size > start:

@@ -86,25 +86,23 @@ class Scenario:
         return out
 
     def _await(self, live, out, status, found, timeout, abort) -> None:
-        deadline = time.monotonic() + timeout
         since = out.fault_at if status == "firing" else out.cleared_at
-        while set(self.expected) - set(found):
-            if abort.wait(1.0):
-                raise Aborted(self.name)
+        for _ in polled(timeout, abort, self.name):
             for entry in live.notifications(alertname=self.alertname, status=status):
                 key = (entry["receiver"], entry["kind"])
                 if parse_time(entry["received_at"]) >= since - 1 and key not in found:
                     found[key] = entry
-            if time.monotonic() > deadline:
-                missing = sorted(set(self.expected) - set(found))
-                alerts = [
-                    (a["metric"]["alertname"], a["metric"]["alertstate"])
-                    for a in live.query('ALERTS{version="v2"}')
-                ]
-                raise TimeoutError(
-                    f"{self.name}: no {status} {self.alertname} notification for {missing} "
-                    f"within {timeout:g}s; steps: {out.steps}; v2 alerts now: {alerts}"
-                )
+            if not set(self.expected) - set(found):
+                return
+        missing = sorted(set(self.expected) - set(found))
+        alerts = [
+            (a["metric"]["alertname"], a["metric"]["alertstate"])
+            for a in live.query('ALERTS{version="v2"}')
+        ]
+        raise TimeoutError(
+            f"{self.name}: no {status} {self.alertname} notification for {missing} "
+            f"within {timeout:g}s; steps: {out.steps}; v2 alerts now: {alerts}"
+        )
 
 
 # ---- the three scenarios of the issue -----------------------------------------------------------
@@ -118,14 +116,23 @@ def still_holds(live: LiveStack, alertname: str) -> bool:
     return live.value(alert_expr(alertname), version="v2") is not None
 
 
+def polled(timeout: float, abort: threading.Event, what: str, interval: float = 1.0):
+    """0, 1, 2, ... `interval` seconds apart until `timeout` (bounded in count as well); raises
+    Aborted as soon as the session ends."""
+    deadline = time.monotonic() + timeout
+    for attempt in range(int(timeout / interval) + 2):
+        yield attempt
+        if time.monotonic() >= deadline:
+            return
+        if abort.wait(interval):
+            raise Aborted(what)
+
+
 def wait_for_traffic(live: LiveStack, abort: threading.Event, searches: int = 20) -> None:
     """Until Prometheus has scraped `searches` v2 searches (the load generator runs)."""
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
+    for _ in polled(90, abort, "warm-up"):
         if (live.value('sum(marketplace_search_total{version="v2"})') or 0) >= searches:
             return
-        if abort.wait(1.0):
-            raise Aborted("warm-up")
     raise TimeoutError("no v2 search traffic reached Prometheus within 90s")
 
 
@@ -135,24 +142,24 @@ def dilute(alertname: str, batch: int) -> Callable[[LiveStack, threading.Event],
     def clear(live: LiveStack, abort: threading.Event) -> None:
         live.clear_faults(V2)
         time.sleep(3)  # a scrape and an evaluation after the last bad request
-        for _ in range(40):
+        batches = 0
+        for _ in polled(600, abort, alertname, 3.0):
             if not still_holds(live, alertname):
                 return
+            if batches == 40:
+                break
             live.searches(V2, batch)
-            if abort.wait(3.0):
-                raise Aborted(alertname)
-        raise TimeoutError(f"{alertname} still holds after 40 batches of {batch} searches")
+            batches += 1
+        raise TimeoutError(f"{alertname} still holds after {batches} batches of {batch} searches")
 
     return clear
 
 
 def _down_prepare(live: LiveStack, abort: threading.Event) -> None:
-    deadline = time.monotonic() + 60
-    while live.value('up{job="marketplace"}', version="v2") != 1:
-        if time.monotonic() > deadline:
-            raise TimeoutError("v2 never scraped up")
-        if abort.wait(1.0):
-            raise Aborted("down")
+    for _ in polled(60, abort, "down"):
+        if live.value('up{job="marketplace"}', version="v2") == 1:
+            return
+    raise TimeoutError("v2 never scraped up within 60s")
 
 
 def _latency_prepare(rate: float) -> Callable[[LiveStack, threading.Event], None]:

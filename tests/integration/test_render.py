@@ -1,5 +1,7 @@
 """The native launcher's rendering of the committed configs: only addresses, paths, Docker-only
 scrape jobs and (when asked) timings change, and the results pass promtool and amtool.
+
+No stack is started (files only), so these are unit tests: `make test-unit` runs them.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import yaml
 from ops import render, topology
 from tests.conftest import require_binary
 
-pytestmark = pytest.mark.integration
+pytestmark = pytest.mark.unit
 
 PORTS = dict(zip(topology.NATIVE_COMPONENTS, (41001, 41002, 41003, 41004, 41005), strict=True))
 AM_SOURCE = render.ALERTMANAGER_DIR / "alertmanager.yml"

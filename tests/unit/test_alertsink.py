@@ -1,10 +1,17 @@
 """The alert sink, in process: each kind of post Alertmanager sends is recorded and served back."""
 
 import json
+import re
+from pathlib import Path
 
 import pytest
+import yaml
+from prometheus_client import REGISTRY
 
-from alertsink import create_app, parse
+from alertsink import DEFAULT_RECEIVERS, __main__, create_app, parse
+from ops.topology import load_env
+
+REPO = Path(__file__).resolve().parents[2]
 
 pytestmark = pytest.mark.unit
 
@@ -350,3 +357,75 @@ def test_health_and_metrics_endpoints(client):
 )
 def test_alert_names_are_read_from_the_usual_template_shapes(text, names):
     assert parse.summarise("slack", {"attachments": [{"text": text}]})[0] == names
+
+
+def received(receiver: str, kind: str = "slack", status: str = "firing") -> float:
+    labels = {"receiver": receiver, "kind": kind, "status": status}
+    return REGISTRY.get_sample_value("alertsink_notifications_total", labels) or 0.0
+
+
+def test_posts_to_unknown_receivers_are_kept_but_counted_under_other():
+    client = create_app({"TESTING": True, "RECEIVERS": "marketplace-oncall"}).test_client()
+    other, known = received("other"), received("marketplace-oncall")
+
+    for path in ("/slack/x-1", "/slack/x-2", "/slack/marketplace-oncall"):
+        assert client.post(path, json=SLACK_FIRING).status_code == 200
+
+    assert [e["receiver"] for e in notifications(client)] == ["x-1", "x-2", "marketplace-oncall"]
+    assert received("other") == other + 2
+    assert received("marketplace-oncall") == known + 1
+    metrics = client.get("/metrics").get_data(as_text=True)
+    assert 'receiver="x-1"' not in metrics and 'receiver="x-2"' not in metrics
+
+
+def test_known_receivers_default_to_the_contract_and_alertmanager_yml():
+    contract = (REPO / "docs" / "contracts.md").read_text()
+    line = re.search(r"^Receivers: (.+)$", contract, re.MULTILINE).group(1)
+    assert tuple(re.findall(r"`([\w-]+)`", line)) == DEFAULT_RECEIVERS
+    config = yaml.safe_load((REPO / "alertmanager" / "alertmanager.yml").read_text())
+    assert tuple(r["name"] for r in config["receivers"]) == DEFAULT_RECEIVERS
+    app = create_app({"TESTING": True})
+    assert app.extensions["alertsink.receivers"] == set(DEFAULT_RECEIVERS)
+
+
+def test_known_receivers_come_from_alertsink_receivers(monkeypatch):
+    monkeypatch.setenv("ALERTSINK_RECEIVERS", "team-a, team-b,")
+
+    app = create_app({"TESTING": True})
+
+    assert app.extensions["alertsink.receivers"] == {"team-a", "team-b"}
+
+
+def test_other_is_not_a_receiver_name():
+    with pytest.raises(ValueError, match="other"):
+        create_app({"TESTING": True, "RECEIVERS": "default,other"})
+
+
+def test_a_webhook_status_outside_firing_and_resolved_is_recorded_as_unknown(client):
+    client.post("/webhook/watchdog", json={**WEBHOOK_WATCHDOG, "status": "made-up-1"})
+
+    [entry] = notifications(client)
+    assert entry["status"] == "unknown"
+    metrics = client.get("/metrics").get_data(as_text=True)
+    assert "made-up-1" not in metrics
+
+
+def test_the_port_is_required_from_the_environment_or_the_command_line(monkeypatch, capsys):
+    monkeypatch.delenv("ALERTSINK_PORT", raising=False)
+    with pytest.raises(SystemExit):
+        __main__.parse_args([])
+    assert "ALERTSINK_PORT" in capsys.readouterr().err
+
+    assert __main__.parse_args(["--port", "40111"]).port == 40111
+    monkeypatch.setenv("ALERTSINK_PORT", "40112")
+    assert __main__.parse_args([]).port == 40112
+    assert __main__.parse_args(["--port", "40113"]).port == 40113
+
+
+def test_no_port_is_written_in_the_sink_or_its_image():
+    port = load_env()["ALERTSINK_PORT"]
+    for path in [REPO / "alertsink" / "Dockerfile", *(REPO / "alertsink").rglob("*.py")]:
+        assert not re.search(rf"(?<!\d){port}(?!\d)", path.read_text()), path
+    dockerfile = (REPO / "alertsink" / "Dockerfile").read_text()
+    healthcheck = dockerfile[dockerfile.index("HEALTHCHECK") :]
+    assert "os.environ['ALERTSINK_PORT']" in healthcheck.split("\nCMD")[0]

@@ -1,4 +1,6 @@
-"""`python -m alertsink [--host H] [--port P]`; ALERTSINK_HOST / ALERTSINK_PORT are the defaults."""
+"""`python -m alertsink [--host H] [--port P]`: ALERTSINK_HOST (default 127.0.0.1) and
+ALERTSINK_PORT (required: the port lives in `.env`, which compose and the native launcher pass on).
+"""
 
 from __future__ import annotations
 
@@ -13,16 +15,16 @@ from werkzeug.serving import make_server
 
 from alertsink import create_app
 
-DEFAULT_PORT = 9099
-
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="alertsink", description=__doc__)
+    parser = argparse.ArgumentParser(prog="alertsink", description=__doc__.split("\n")[0])
     parser.add_argument("--host", default=os.environ.get("ALERTSINK_HOST", "127.0.0.1"))
-    parser.add_argument(
-        "--port", type=int, default=int(os.environ.get("ALERTSINK_PORT", DEFAULT_PORT))
-    )
-    return parser.parse_args(argv)
+    # A string default goes through `type` too: a bad ALERTSINK_PORT is refused like a bad --port.
+    parser.add_argument("--port", type=int, default=os.environ.get("ALERTSINK_PORT"))
+    args = parser.parse_args(argv)
+    if args.port is None:
+        parser.error("no port: set ALERTSINK_PORT (see .env) or pass --port")
+    return args
 
 
 def main(argv: list[str] | None = None) -> int:

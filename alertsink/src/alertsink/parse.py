@@ -13,6 +13,7 @@ import re
 from collections.abc import Iterator
 
 KINDS = ("slack", "pagerduty", "webhook")
+STATUSES = ("firing", "resolved")
 
 # `[FIRING:2] CRITICAL MarketplaceDown (v2)`: an all-capitals severity may precede the name.
 _SUBJECT = re.compile(r"\[(?:FIRING|RESOLVED)(?::\d+)?\]\s*(?:[A-Z]+\s+)*([A-Za-z_][A-Za-z0-9_]*)")
@@ -62,7 +63,9 @@ def summarise(kind: str, payload) -> tuple[list[str], str]:
             if isinstance(alert, dict)
         ]
         names = list(dict.fromkeys(name for name in names if name))
-        return names, str(payload.get("status") or "unknown")
+        status = payload.get("status")
+        # A metric label too: only the values Alertmanager sends, whatever a post claims.
+        return names, status if status in STATUSES else "unknown"
     if kind == "pagerduty":
         action = payload.get("event_action")
         status = {"trigger": "firing", "resolve": "resolved"}.get(action, "unknown")

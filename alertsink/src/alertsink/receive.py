@@ -17,7 +17,8 @@ def _record(receiver: str, kind: str):
         metrics.REJECTED.labels(kind=kind).inc()
         return None
     alertnames, status = summarise(kind, payload)
-    metrics.RECEIVED.labels(receiver=receiver, kind=kind, status=status).inc()
+    label = metrics.receiver_label(receiver)
+    metrics.RECEIVED.labels(receiver=label, kind=kind, status=status).inc()
     return get_store().add(receiver, kind, alertnames, status, payload)
 
 
