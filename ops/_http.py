@@ -92,16 +92,18 @@ class Endpoints:
 
 
 def detect_mode(requested: str = "auto") -> str:
-    """`native` or `docker`: as asked, else `docker` when a Docker engine answers (as `make up`)."""
+    """`native` or `docker`: as asked, else the stack that runs (as `make down/status` decide):
+    native when the native launcher's PID files name live processes, else docker when a Docker
+    engine answers, else native."""
     requested = (requested or "auto").lower()
     if requested in ("native", "docker"):
         return requested
     env_mode = os.environ.get("MODE", "auto").lower()
     if env_mode in ("native", "docker"):
         return env_mode
-    from ops.stack import docker_engine  # the same test `make up` applies
+    from ops.stack import auto_mode  # the same test `make up/down/status` apply
 
-    return "docker" if docker_engine()[0] else "native"
+    return auto_mode()[0]
 
 
 def http(method: str, url: str, *, timeout: float = 5.0, **kwargs: Any) -> requests.Response:

@@ -1,9 +1,14 @@
 """The spec's "trigger test alert, verify notification" as a command.
 
 Posts a synthetic alert to Alertmanager's API v2 with the labels of the chosen severity, works out
-which receiver(s) the routing tree sends it to, polls the alert sink until each of them has it, and
-prints how long delivery took. Alertmanager holds a new group for `group_wait` (30 s in the spec)
-before it sends anything, so a drill takes at least that long.
+which receiver(s) the running routing tree sends it to, polls the alert sink until each of them has
+it, and prints how long delivery took. Alertmanager holds a new group for `group_wait` (30 s in the
+spec) before it sends anything, so a drill takes at least that long.
+
+Each run's alertname carries the run's id (`MarketplaceDrill_<id>`): the routing tree groups by
+alertname and component, so a drill with a fixed name would join the group of an earlier drill
+still held within `group_interval` (5 m) and wait for that group's next flush instead of its own
+`group_wait`.
 
     python -m ops.drill --severity critical [--timeout 120] [--keep]
 """
@@ -11,9 +16,12 @@ before it sends anything, so a drill takes at least that long.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import re
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -30,16 +38,12 @@ from ops._http import console as _console
 
 ALERTMANAGER_CONFIG = topology.REPO_ROOT / "alertmanager" / "alertmanager.yml"
 SEVERITIES = ("critical", "warning", "info", "none")
-# Used only when amtool or the routing file is missing; mirrors the routing tree in
-# alertmanager/alertmanager.yml for alerts with component=marketplace (docs/operations.md).
-FALLBACK_RECEIVERS = {
-    "critical": ["marketplace-oncall"],
-    "warning": ["marketplace-team"],
-    "info": ["marketplace-info"],
-    "none": ["default"],
-}
 POLL_SECONDS = 0.25
 ROUTING_LABELS = ("alertname", "severity", "component")
+DEFAULT_GROUP_WAIT = 30.0  # Alertmanager's own default when a route names none
+# Beyond group_wait: the notification itself (a retry after a refused one backs off for seconds),
+# the sink's bookkeeping and our polling.
+TIMEOUT_MARGIN = 30.0
 
 
 @dataclass
@@ -86,41 +90,124 @@ def drill_labels(severity: str, alertname: str, drill_id: str) -> dict[str, str]
     }
 
 
+_MATCHER = re.compile(r"""^\s*([A-Za-z_][A-Za-z0-9_]*)\s*(=~|!~|!=|=)\s*"?(.*?)"?\s*$""")
+
+
+def _matches(route: dict, labels: dict[str, str]) -> bool:
+    """Whether a route's matchers (and the older match/match_re) accept these labels."""
+    tests: list[tuple[str, str, str]] = []
+    for text in route.get("matchers") or []:
+        found = _MATCHER.match(str(text))
+        if found:
+            tests.append(found.groups())
+    tests += [(k, "=", str(v)) for k, v in (route.get("match") or {}).items()]
+    tests += [(k, "=~", str(v)) for k, v in (route.get("match_re") or {}).items()]
+    for name, op, value in tests:
+        have = labels.get(name, "")
+        hit = have == value if op in ("=", "!=") else re.fullmatch(value, have) is not None
+        if hit is (op in ("!=", "!~")):
+            return False
+    return True
+
+
+def route_receivers(config: dict, labels: dict[str, str]) -> list[str]:
+    """Receivers Alertmanager's routing tree picks for these labels (as amtool walks it)."""
+
+    def walk(route: dict, inherited: str) -> list[str]:
+        receiver = route.get("receiver") or inherited
+        found: list[str] = []
+        for child in route.get("routes") or []:
+            if _matches(child, labels):
+                found += walk(child, receiver)
+                if not child.get("continue", False):
+                    break
+        return found or [receiver]
+
+    return list(dict.fromkeys(walk(config.get("route") or {}, "")))
+
+
+def running_config(alertmanager_url: str) -> str | None:
+    """The configuration the running Alertmanager loaded (/api/v2/status), None if unavailable."""
+    try:
+        text = get_json(f"{alertmanager_url}/api/v2/status")["config"]["original"]
+    except (OpsError, KeyError, TypeError):
+        return None
+    return text if isinstance(text, str) and text.strip() else None
+
+
 def parse_amtool_receivers(output: str) -> list[str]:
     """Receiver names from `amtool config routes test` (comma separated, one line)."""
     line = output.strip().splitlines()[-1] if output.strip() else ""
     return [name.strip() for name in line.split(",") if name.strip()]
 
 
-def expected_receivers(
-    labels: dict[str, str], config: Path = ALERTMANAGER_CONFIG, amtool: str | None = None
-) -> tuple[list[str], str]:
-    """Receivers the routing tree picks for these labels, and where that answer came from."""
-    amtool = amtool or shutil.which("amtool")
-    if amtool and config.exists():
-        args = [amtool, "config", "routes", "test", f"--config.file={config}"]
-        args += [f"{key}={value}" for key, value in labels.items() if key in ROUTING_LABELS]
-        try:
-            done = subprocess.run(args, capture_output=True, text=True, timeout=20, check=False)
-        except (OSError, subprocess.TimeoutExpired):
-            done = None
-        if done is not None and done.returncode == 0:
-            names = parse_amtool_receivers(done.stdout)
-            if names:
-                return names, f"amtool config routes test on {config.name}"
-    return list(
-        FALLBACK_RECEIVERS[labels["severity"]]
-    ), "built-in mapping (no amtool or no alertmanager/alertmanager.yml)"
-
-
-def group_wait_seconds(alertmanager_url: str) -> float | None:
-    """The running Alertmanager's top-level group_wait, from /api/v2/status."""
+def _amtool_receivers(amtool: str, config: Path, labels: dict[str, str]) -> list[str]:
+    args = [amtool, "config", "routes", "test", f"--config.file={config}"]
+    args += [f"{key}={value}" for key, value in labels.items() if key in ROUTING_LABELS]
     try:
-        status = get_json(f"{alertmanager_url}/api/v2/status")
-        route = yaml.safe_load(status["config"]["original"]).get("route", {})
-        return parse_duration(str(route.get("group_wait", "30s")))
-    except (OpsError, KeyError, ValueError, AttributeError, yaml.YAMLError):
+        done = subprocess.run(args, capture_output=True, text=True, timeout=20, check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return []
+    return parse_amtool_receivers(done.stdout) if done.returncode == 0 else []
+
+
+def expected_receivers(
+    labels: dict[str, str],
+    config: Path = ALERTMANAGER_CONFIG,
+    amtool: str | None = None,
+    running: str | None = None,
+) -> tuple[list[str], str]:
+    """Receivers the routing tree picks for these labels, and where that answer came from.
+
+    `running` is the running Alertmanager's configuration: a deployment that drifted from the
+    repository is judged by what it runs. The committed file stands in only when that is unknown.
+    """
+    amtool = amtool or shutil.which("amtool")
+    if running is not None:
+        text, where = running, "the running config (/api/v2/status)"
+    elif config.exists():
+        text, where = config.read_text(encoding="utf-8"), config.name
+    else:
+        raise OpsError(f"no running Alertmanager config and no {config}: cannot route the drill")
+    if amtool:
+        with tempfile.TemporaryDirectory(prefix="drill-") as tmp:
+            path = Path(tmp) / "alertmanager.yml"
+            path.write_text(text, encoding="utf-8")
+            names = _amtool_receivers(amtool, path, labels)
+        if names:
+            return names, f"amtool config routes test on {where}"
+    try:
+        parsed = yaml.safe_load(text) or {}
+    except yaml.YAMLError as exc:
+        raise OpsError(f"{where} is not YAML: {exc}") from exc
+    return route_receivers(parsed, labels), f"routing tree of {where} (amtool unavailable)"
+
+
+def group_wait_seconds(config_text: str | None) -> float | None:
+    """The longest group_wait anywhere in a routing tree: a drill waits at most that long."""
+    if config_text is None:
         return None
+    try:
+        root = (yaml.safe_load(config_text) or {}).get("route") or {}
+    except (yaml.YAMLError, AttributeError):
+        return None
+    waits: list[float] = []
+
+    def walk(route: dict, inherited: str) -> None:
+        wait = str(route.get("group_wait") or inherited)
+        with contextlib.suppress(ValueError):  # a bad duration: Alertmanager refused it anyway
+            waits.append(parse_duration(wait))
+        for child in route.get("routes") or []:
+            walk(child, wait)
+
+    walk(root, f"{DEFAULT_GROUP_WAIT:g}s")
+    return max(waits) if waits else None
+
+
+def default_timeout(group_wait: float | None) -> float:
+    """A drill is a group of its own: it is sent once group_wait has passed, plus the margin."""
+    wait = DEFAULT_GROUP_WAIT if group_wait is None else group_wait
+    return wait + max(TIMEOUT_MARGIN, wait)
 
 
 def _stamp(at: datetime) -> str:
@@ -190,14 +277,18 @@ def run_drill(
     receivers: list[str] | None = None,
 ) -> DrillResult:
     drill_id = uuid.uuid4().hex[:12]
+    # A name of its own makes the drill a new group (group_by: [alertname, component]); `_` and
+    # not `-`, so the sink still reads the name out of Slack and PagerDuty text.
+    alertname = f"{alertname}_{drill_id}"
     labels = drill_labels(severity, alertname, drill_id)
+    config_text = running_config(endpoints.alertmanager)
     if receivers:
         source = "--receiver"
     else:
-        receivers, source = expected_receivers(labels)
-    group_wait = group_wait_seconds(endpoints.alertmanager)
+        receivers, source = expected_receivers(labels, running=config_text)
+    group_wait = group_wait_seconds(config_text)
     if timeout is None:
-        timeout = max(60.0, 2 * (group_wait or 30.0) + 30.0)
+        timeout = default_timeout(group_wait)
 
     baseline = {r: len(notifications(endpoints.alertsink, r, alertname)) for r in receivers}
     sent = time.time()
@@ -258,14 +349,22 @@ def render(result: DrillResult, console: Console) -> None:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m ops.drill", description=__doc__.split("\n")[0])
     parser.add_argument("--severity", choices=SEVERITIES, default="critical")
-    parser.add_argument("--alertname", default="MarketplaceDrill")
+    parser.add_argument(
+        "--alertname",
+        default="MarketplaceDrill",
+        help="name prefix; each run adds _<drill id> so that it is a notification group of its own",
+    )
     parser.add_argument(
         "--receiver",
         action="append",
         help="expected receiver (repeatable); "
-        "default: ask amtool about alertmanager/alertmanager.yml",
+        "default: ask amtool about the running Alertmanager's config",
     )
-    parser.add_argument("--timeout", type=float, help="seconds to wait (default 2*group_wait+30)")
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        help="seconds to wait (default: the running group_wait + max(30, group_wait))",
+    )
     parser.add_argument("--keep", action="store_true", help="leave the alert firing afterwards")
     parser.add_argument("--format", choices=("table", "json"), default="table")
     return parser

@@ -79,8 +79,8 @@ def render_rich(report: Report, markdown: bool = False, console: Console | None 
             "Service level objectives",
             SLO_COLUMNS,
             slo_rows(report.slos),
-            "Prometheus: marketplace:slo:sli_error:ratio_rate5m (compliance), "
-            "ratio_rate1h (burn rate)",
+            "Prometheus: mean of every marketplace:slo:sli_error:ratio_rate5m sample in the "
+            "window, NaN left out (compliance); ratio_rate1h (burn rate)",
             "",
         ),
     ]

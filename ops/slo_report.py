@@ -5,23 +5,26 @@ Besides the SLOs: the cache hit rate, the slowest searches and the alerts that f
     python -m ops.slo_report [--window 7d] [--version v2] [--format table|json|markdown]
                              [--png FILE]
 
-Compliance over a window is the time-average of the recorded 5-minute SLI error ratio
-(`marketplace:slo:sli_error:ratio_rate5m`), as Sloth computes its 30-day SLI
-from short-window recordings. When Prometheus holds less than the window, the report uses the data
-it has and says how much that is.
+Compliance over a window is 1 - the mean of every recorded sample of the 5-minute SLI error ratio
+(`marketplace:slo:sli_error:ratio_rate5m`) in the window, NaN (no traffic) left out, from one
+instant query: `avg_over_time((max(<ratio_rate5m>) >= 0)[<window>:<evaluation interval>])`.
+query_range serves only the chart. When Prometheus holds less than the window, the report uses the
+data it has and says how much that is.
 """
 
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import yaml
 from rich.console import Console
 
-from ops import slo_sources
+from ops import slo_sources, topology
 from ops._http import (
     Endpoints,
     OpsError,
@@ -33,15 +36,17 @@ from ops._http import (
 )
 from ops.slo_render import render_json, render_png, render_rich
 
-# slo label -> (title, objective, window days): the spec's table, used when Prometheus does not
-# (yet) have marketplace:slo:objective / window_days; the live values win otherwise.
-SPEC_SLOS: dict[str, tuple[str, float, float]] = {
-    "search_latency": ("Search latency p95 < 200 ms", 0.95, 30),
-    "lookup_latency": ("Lookup latency p95 < 100 ms", 0.95, 30),
-    "cache_hit": ("Cache hit rate > 80%", 0.80, 7),
-    "errors": ("Error rate < 1%", 0.99, 30),
-    "availability": ("Availability > 99.9%", 0.999, 30),
+RECORDING_RULES = topology.REPO_ROOT / "prometheus" / "rules" / "marketplace_recording.yml"
+# slo label -> title; {objective} and {budget} are filled in from the objective itself, so no
+# figure of the recording rules is restated here. The latency thresholds are the rules' `le`.
+TITLES: dict[str, str] = {
+    "search_latency": "Search latency p{objective} < 200 ms",
+    "lookup_latency": "Lookup latency p{objective} < 100 ms",
+    "cache_hit": "Cache hit rate > {objective}%",
+    "errors": "Error rate < {budget}%",
+    "availability": "Availability > {objective}%",
 }
+_VECTOR = re.compile(r"^\s*vector\(\s*([0-9.eE+-]+)\s*\)\s*$")
 MAX_POINTS = 500
 
 
@@ -86,6 +91,33 @@ class Report:
 # ---------------------------------------------------------------- pure maths (unit-tested)
 
 
+def slo_title(slo: str, objective: float) -> str:
+    template = TITLES.get(slo, slo)
+    return template.format(
+        objective=f"{round(100 * objective, 6):g}", budget=f"{round(100 * (1 - objective), 6):g}"
+    )
+
+
+def rule_file_definitions(path: Path = RECORDING_RULES) -> dict[str, tuple[str, float, float]]:
+    """{slo: (title, objective, window days)} from the `marketplace:slo:objective` and
+    `marketplace:slo:window_days` recording rules (`vector(<number>)` with an `slo` label)."""
+    found: dict[str, dict[str, float]] = {"objective": {}, "window_days": {}}
+    doc = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    for group in doc.get("groups") or []:
+        for rule in group.get("rules") or []:
+            kind = str(rule.get("record", "")).removeprefix("marketplace:slo:")
+            value = _VECTOR.match(str(rule.get("expr", "")))
+            slo = (rule.get("labels") or {}).get("slo")
+            if kind in found and value and slo:
+                found[kind][slo] = float(value.group(1))
+    objectives, windows = found["objective"], found["window_days"]
+    return {
+        slo: (slo_title(slo, objectives[slo]), objectives[slo], windows[slo])
+        for slo in objectives
+        if slo in windows
+    }
+
+
 def budget_remaining(error_ratio: float, objective: float) -> float:
     """Share of the error budget left: 1 at no errors, 0 when spent, negative when overspent."""
     return 1.0 - error_ratio / (1.0 - objective)
@@ -94,12 +126,6 @@ def budget_remaining(error_ratio: float, objective: float) -> float:
 def burn_rate(error_ratio: float, objective: float) -> float:
     """How fast the budget burns: 1 spends exactly the budget over the window."""
     return error_ratio / (1.0 - objective)
-
-
-def compliance_from_points(points: list[tuple[float, float]]) -> float | None:
-    """1 - mean error ratio over the points with a value (NaN = no traffic, left out)."""
-    values = [v for _, v in points if v == v]
-    return None if not values else 1.0 - sum(values) / len(values)
 
 
 def cumulative_budget(
@@ -123,8 +149,11 @@ def range_step(span: float, interval: float) -> float:
 # ---------------------------------------------------------------- live queries
 
 
-def slo_definitions(prom: Prometheus) -> dict[str, tuple[str, float, float]]:
-    defs = dict(SPEC_SLOS)
+def slo_definitions(
+    prom: Prometheus, rules: Path = RECORDING_RULES
+) -> dict[str, tuple[str, float, float]]:
+    """The live recording rules' objectives and windows; the rule file where Prometheus has none."""
+    defs = rule_file_definitions(rules)
     objectives = {
         s["metric"].get("slo"): float(s["value"][1])
         for s in prom.query("max by (slo) (marketplace:slo:objective)")
@@ -136,8 +165,10 @@ def slo_definitions(prom: Prometheus) -> dict[str, tuple[str, float, float]]:
     for slo in set(objectives) | set(windows):
         if not slo:
             continue
-        title, objective, days = defs.get(slo, (slo, 0.99, 30))
-        defs[slo] = (title, objectives.get(slo, objective), windows.get(slo, days))
+        _, objective, days = defs.get(slo, (slo, float("nan"), float("nan")))
+        objective, days = objectives.get(slo, objective), windows.get(slo, days)
+        if objective == objective and days == days:  # both known (not NaN)
+            defs[slo] = (slo_title(slo, objective), objective, days)
     return defs
 
 
@@ -160,13 +191,17 @@ def evaluate_slo(
     result.covered_seconds = min(result.window_seconds, (count or 0.0) * interval)
     if not count:
         return result
+    # Every recorded sample in the window: a subquery at the evaluation interval picks each one;
+    # `>= 0` drops the NaN of moments without traffic, which would poison the mean.
+    rng = f"{promql_duration(result.window_seconds)}:{promql_duration(interval)}"
+    mean = sample_value(prom.query(f"avg_over_time((max({sel}) >= 0)[{rng}])", now))
+    if mean is not None:
+        result.compliance = 1.0 - mean
+        result.budget_remaining = budget_remaining(mean, objective)
+    # The chart only: a few hundred points are plenty to draw, not to average.
     span = max(result.covered_seconds, interval)
-    step = range_step(span, interval)
-    series = prom.query_range(f"max({sel})", now - span, now, step)
+    series = prom.query_range(f"max({sel})", now - span, now, range_step(span, interval))
     points = [(float(t), float(v)) for t, v in series[0]["values"]] if series else []
-    result.compliance = compliance_from_points(points)
-    if result.compliance is not None:
-        result.budget_remaining = budget_remaining(1.0 - result.compliance, objective)
     result.budget_series = cumulative_budget(points, objective)
     ratio_1h = sample_value(
         prom.query(

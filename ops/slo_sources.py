@@ -165,20 +165,30 @@ def search_events(lines: Iterable[str], version: str, since: float) -> Iterable[
         yield event
 
 
+JSON_LOGS = "marketplace-v*.json.log"  # MARKETPLACE_LOG_FILE, as the native launcher sets it
+STDOUT_LOGS = "marketplace-v*.log"  # each process's stdout and stderr (ops.procs)
+
+
 def log_files(patterns: list[str] | None, run_dir: Path = RUN_DIR) -> list[Path]:
     """The files named by `patterns`, else the service logs in the native run directory.
 
-    The native launcher points MARKETPLACE_LOG_FILE at logs/<component>.json.log and sends
-    stdout, the same JSON lines, to logs/<component>.log: read the first kind when it exists and
-    the second otherwise, never both (each search would count twice).
+    The native launcher sets MARKETPLACE_LOG_FILE=.run/logs/<component>.json.log, where the service
+    writes its JSON lines, and sends the process's stdout (the same lines, among others) to
+    .run/logs/<component>.log. Per variant, the first is read when it exists and the second only
+    when it does not: never both, or each search would count twice.
     """
-    if not patterns:
-        logs = run_dir / "logs"
-        patterns = [str(logs / "marketplace-*.json.log")]
-        if not glob.glob(patterns[0]):
-            patterns = [str(logs / "marketplace-v[0-9].log")]
-    found = {Path(p) for pattern in patterns for p in glob.glob(pattern, recursive=True)}
-    return sorted(p for p in found if p.is_file())
+    if patterns:
+        found = {Path(p) for pattern in patterns for p in glob.glob(pattern, recursive=True)}
+        return sorted(p for p in found if p.is_file())
+    logs = run_dir / "logs"
+    chosen: dict[str, Path] = {}
+    for path in logs.glob(JSON_LOGS):
+        chosen[path.name.removesuffix(".json.log")] = path
+    for path in logs.glob(STDOUT_LOGS):
+        name = path.name.removesuffix(".log")
+        if not path.name.endswith(".json.log") and name not in chosen:
+            chosen[name] = path
+    return sorted(p for p in chosen.values() if p.is_file())
 
 
 def _from_files(files: list[Path], version: str, since: float, top: int) -> list[dict]:

@@ -2,7 +2,10 @@
 
     python -m ops.stack up|down|status|logs|clean --mode auto|native|docker
 
-auto picks docker when `docker info` succeeds and native otherwise, and says which it picked.
+auto follows the stack that runs: native when the native launcher's PID files (.run/pids/*.pid)
+name live processes, so `make down/status/logs` after `make up MODE=native` reach that stack on a
+host that also has Docker; otherwise docker when `docker info` succeeds, else native. It says which
+it picked and why.
 """
 
 from __future__ import annotations
@@ -13,8 +16,21 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Sequence
+from pathlib import Path
+
+from ops.procs import ProcessTable
 
 COMMANDS = ("up", "down", "status", "logs", "clean")
+
+
+def native_running(run_dir: Path | None = None) -> list[str]:
+    """Components of a native stack whose PID files name a live process (same start time)."""
+    if run_dir is None:
+        from ops.native import RUN_DIR as run_dir  # where `make up MODE=native` keeps its PIDs
+    table = ProcessTable(run_dir / "pids", run_dir / "logs")
+    if not table.pid_dir.is_dir():
+        return []
+    return [name for name in table.names() if table.running(name) is not None]
 
 
 def docker_engine() -> tuple[bool, str]:
@@ -31,14 +47,22 @@ def docker_engine() -> tuple[bool, str]:
     return True, "`docker info` answered"
 
 
-def choose_mode(requested: str) -> str:
+def auto_mode(run_dir: Path | None = None) -> tuple[str, str]:
+    """(mode, why) for auto: a running native stack first, then whether Docker answers."""
+    live = native_running(run_dir)
+    if live:
+        return "native", f"native stack running: {', '.join(live)} (.run/pids)"
+    engine, why = docker_engine()
+    detail = "compose stack" if engine else "Docker-less stack on 127.0.0.1, see docs/native.md"
+    return ("docker" if engine else "native"), f"{why}; {detail}"
+
+
+def choose_mode(requested: str, run_dir: Path | None = None) -> str:
     if requested in ("native", "docker"):
         print(f"mode: {requested} (asked for)", file=sys.stderr)
         return requested
-    engine, why = docker_engine()
-    mode = "docker" if engine else "native"
-    detail = "compose stack" if engine else "Docker-less stack on 127.0.0.1, see docs/native.md"
-    print(f"mode: {mode} ({why}; {detail})", file=sys.stderr)
+    mode, why = auto_mode(run_dir)
+    print(f"mode: {mode} ({why})", file=sys.stderr)
     return mode
 
 

@@ -111,7 +111,10 @@ def check_dashboards(ep: Endpoints, mode: str) -> Row:
     if mode == "native":
         return Row(item, check, SKIP, "native mode: Grafana runs only under Docker")
     found, missing = [], []
-    for uid in dashboard_uids():
+    uids = dashboard_uids()
+    if not uids:
+        return Row(item, check, FAIL, "no dashboard with a uid in grafana/dashboards/*.json")
+    for uid in uids:
         response = http("GET", f"{ep.grafana}/api/dashboards/uid/{uid}")
         if response.status_code == 200:
             found.append(f"{uid} ({response.json().get('dashboard', {}).get('title', '?')})")

@@ -31,14 +31,17 @@ def ops_env(native_stack) -> dict[str, str]:
 
 
 def _wait_for(condition, timeout: float, what: str, interval: float = 0.5):
-    """Poll `condition` (returns a truthy value when done) at most `timeout` seconds."""
+    """Poll `condition` (returns a truthy value when done): at most `timeout` seconds and at most
+    as many polls as fit in it, whichever ends first."""
     deadline = time.monotonic() + timeout
     last = None
-    while time.monotonic() < deadline:
+    for _ in range(int(timeout / interval) + 1):
         last = condition()
-        if last:
-            return last
+        if last or time.monotonic() >= deadline:
+            break
         time.sleep(interval)
+    if last:
+        return last
     pytest.fail(f"timed out after {timeout:g}s waiting for {what}; last: {last!r}")
 
 
@@ -138,27 +141,48 @@ def test_drill_arrives_at_the_receiver_amtool_names(ops_env, severity, receiver,
     assert 0 < delivery["seconds"] < 30
 
 
+def _instant(prom: str, expr: str) -> float | None:
+    body = requests.get(f"{prom}/api/v1/query", params={"query": expr}, timeout=5).json()
+    result = body["data"]["result"]
+    return float(result[0]["value"][1]) if result else None
+
+
+ERROR_RATE = 0.5  # the injected fault: each v2 search fails with this probability
+ERRORS_BUDGET = 0.01  # the errors SLO: under 1% of searches fail (docs/contracts.md)
+FAST_BURN = 14.4  # the page threshold of a fast burn over 1h (SRE Workbook, the burn-rate rules)
+V2_SEARCHES = 'sum(increase(marketplace_search_total{job="marketplace", version="v2"}[%s]))'
+
+
+def _expected_errors_ratio_1h(prom: str, fault_seconds: float) -> float | None:
+    """What the fault must make of v2's 1h error ratio: ERROR_RATE of the searches served since
+    it began, over all searches of the hour (v2 fails none without a fault)."""
+    during = _instant(prom, V2_SEARCHES % f"{max(1, int(fault_seconds))}s")
+    total = _instant(prom, V2_SEARCHES % "1h")
+    return ERROR_RATE * during / total if during and total else None
+
+
 def test_an_error_fault_on_v2_burns_the_errors_budget_in_the_report(stack, ops_env, tmp_path):
     env = ops_env
     prom = env["PROMETHEUS_URL"]
-    stack.set_faults("marketplace-v2", error_rate=0.5)
+    stack.set_faults("marketplace-v2", error_rate=ERROR_RATE)
+    began = time.monotonic()
     try:
+        # MarketplaceHighErrorRate has `for: 2m`: it fires about two minutes after the fault.
+        # Wait for it, and for the fault to cover enough of the hour that a fast burn is certain.
+        firing = 'ALERTS{alertname="MarketplaceHighErrorRate", version="v2", alertstate="firing"}'
 
-        def errors_ratio():
-            body = requests.get(
-                f"{prom}/api/v1/query",
-                params={
-                    "query": 'marketplace:slo:sli_error:ratio_rate1h{slo="errors", version="v2"}'
-                },
-                timeout=5,
-            ).json()
-            result = body["data"]["result"]
-            return result and float(result[0]["value"][1]) > 0.05
+        def burning():
+            fired = _instant(prom, f"count({firing})")
+            expected = _expected_errors_ratio_1h(prom, time.monotonic() - began)
+            return fired and expected and expected / ERRORS_BUDGET > 1.5 * FAST_BURN
 
-        _wait_for(errors_ratio, 60, "the errors SLI of v2 to rise", interval=1)
+        _wait_for(burning, 300, "MarketplaceHighErrorRate to fire on v2", interval=2)
         png = tmp_path / "budget.png"
         run_dir = str(stack.stack.run_dir)
         args = ("--format", "json", "--window", "1h", "--png", str(png), "--run-dir", run_dir)
+        expected_ratio = _expected_errors_ratio_1h(prom, time.monotonic() - began)
+        fault_seconds = time.monotonic() - began
+        samples = _instant(prom, 'count_over_time(up{job="marketplace", version="v2"}[1h])')
         done = _run("ops.slo_report", *args, env=env)
         assert done.returncode == 0, done.stderr
     finally:
@@ -167,12 +191,26 @@ def test_an_error_fault_on_v2_burns_the_errors_budget_in_the_report(stack, ops_e
     slos = {s["slo"]: s for s in report["slos"]}
     assert set(slos) == {"search_latency", "lookup_latency", "cache_hit", "errors", "availability"}
     errors = slos["errors"]
-    assert errors["burn_rate_1h"] > 1
-    assert errors["error_budget_remaining"] < 1
-    # Whether the whole window is already missed depends on how long the shared stack ran
-    # cleanly before the fault; the verdict must agree with the figures either way.
+    assert errors["objective"] == pytest.approx(1 - ERRORS_BUDGET)
+    # Burn rate over 1h: the fault's share of the hour's searches, failing at ERROR_RATE, over
+    # the budget; within sampling noise of that, and past the page threshold either way.
+    assert errors["burn_rate_1h"] == pytest.approx(expected_ratio / ERRORS_BUDGET, rel=0.25)
+    assert errors["burn_rate_1h"] > FAST_BURN
+    # Compliance over the hour: each 5-minute ratio sample taken τ s into the fault is at least
+    # ERROR_RATE * τ / 300, so the samples of the fault add up to at least
+    # ERROR_RATE * F² / 600 for F <= 300 s; the window holds at most `samples` of them (1 s
+    # evaluation, one per up sample).
+    f = min(fault_seconds, 300.0)
+    least_mean_ratio = ERROR_RATE * f * f / 600 / samples
+    assert errors["error_budget_remaining"] < 1 - 0.8 * least_mean_ratio / ERRORS_BUDGET
+    assert errors["error_budget_remaining"] < 0.5
     assert errors["met"] is (errors["compliance"] >= errors["objective"])
     assert "of 1h" in errors["data_used"]
+    fired = report["alerts_fired"]["items"]
+    assert any(
+        a["alertname"] == "MarketplaceHighErrorRate" and a["labels"].get("version") == "v2"
+        for a in fired
+    ), fired
     assert report["slowest_searches"]["source"].startswith("service log files")
     assert report["slowest_searches"]["items"], "the v2 log file has completed searches"
     assert report["cache"]["items"]

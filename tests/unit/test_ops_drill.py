@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 import requests
+import yaml
 
 from ops import _http, drill
 from tests.conftest import require_binary
@@ -20,11 +21,52 @@ def test_amtool_output_gives_one_or_several_receivers():
     assert drill.parse_amtool_receivers("") == []
 
 
-def test_without_amtool_or_routing_file_the_documented_mapping_is_used(tmp_path):
-    labels = drill.drill_labels("warning", "MarketplaceDrill", "id")
-    receivers, source = drill.expected_receivers(labels, config=tmp_path / "absent.yml")
-    assert receivers == ["marketplace-team"]
-    assert "built-in mapping" in source
+ROUTING = """
+route:
+  receiver: default
+  group_by: [alertname, component]
+  routes:
+  - receiver: pager
+    matchers: ['severity="critical"', 'component="marketplace"']
+    continue: true
+  - receiver: audit
+    match_re: {severity: "crit.*"}
+  - receiver: chat
+    matchers: ['severity!="critical"', 'component=~"market.*"']
+receivers: [{name: default}, {name: pager}, {name: audit}, {name: chat}]
+"""
+
+
+def test_the_routing_tree_walk_honours_matchers_continue_and_regexes():
+    config = yaml.safe_load(ROUTING)
+    crit = drill.drill_labels("critical", "MarketplaceDrill_x", "x")
+    assert drill.route_receivers(config, crit) == ["pager", "audit"]
+    assert drill.route_receivers(config, drill.drill_labels("info", "D", "x")) == ["chat"]
+    other = {**drill.drill_labels("info", "D", "x"), "component": "db"}
+    assert drill.route_receivers(config, other) == ["default"]
+
+
+@pytest.mark.parametrize("severity", drill.SEVERITIES)
+def test_the_walk_agrees_with_amtool_on_the_committed_routing(severity):
+    amtool = require_binary("amtool")
+    labels = drill.drill_labels(severity, "MarketplaceDrill_0123", "0123")
+    text = drill.ALERTMANAGER_CONFIG.read_text()
+    by_amtool, source = drill.expected_receivers(labels, amtool=amtool, running=text)
+    assert source.startswith("amtool")
+    assert drill.route_receivers(yaml.safe_load(text), labels) == by_amtool
+
+
+def test_amtool_judges_the_running_config_not_the_committed_file(tmp_path):
+    amtool = require_binary("amtool")
+    committed = tmp_path / "am.yml"
+    committed.write_text("route:\n  receiver: committed\nreceivers:\n- name: committed\n")
+    labels = drill.drill_labels("critical", "MarketplaceDrill_x", "x")
+    assert drill.expected_receivers(labels, committed, amtool, running=ROUTING) == (
+        ["pager", "audit"],
+        "amtool config routes test on the running config (/api/v2/status)",
+    )
+    # Only when the running config is unknown does the committed file stand in.
+    assert drill.expected_receivers(labels, committed, amtool)[0] == ["committed"]
 
 
 def test_amtool_decides_from_the_routing_file(tmp_path):
@@ -43,6 +85,20 @@ def test_amtool_decides_from_the_routing_file(tmp_path):
     )
     crit = drill.drill_labels("critical", "MarketplaceDrill", "id")
     assert drill.expected_receivers(crit, config, amtool)[0] == ["default"]
+
+
+def test_without_amtool_or_any_config_the_drill_cannot_route(tmp_path, monkeypatch):
+    monkeypatch.setattr(drill.shutil, "which", lambda name: None)
+    labels = drill.drill_labels("warning", "MarketplaceDrill", "id")
+    with pytest.raises(_http.OpsError):
+        drill.expected_receivers(labels, config=tmp_path / "absent.yml")
+
+
+def test_group_wait_is_the_longest_in_the_running_tree():
+    text = "route:\n  group_wait: 30s\n  routes:\n  - group_wait: 0s\n  - group_wait: 1m\n"
+    assert drill.group_wait_seconds(text) == 60
+    assert drill.group_wait_seconds("route:\n  receiver: x\n") == drill.DEFAULT_GROUP_WAIT
+    assert drill.group_wait_seconds(None) is None
 
 
 def _note(receiver, at, status="firing", kind="slack"):
@@ -141,3 +197,120 @@ def test_an_unreachable_alertmanager_is_a_setup_error(monkeypatch, capsys):
     monkeypatch.setattr(drill.Endpoints, "from_env", classmethod(lambda cls: ENDPOINTS))
     assert drill.main(["--receiver", "x", "--timeout", "1"]) == 2
     assert "connection refused" in capsys.readouterr().out
+
+
+# ---------------------------------------------------------------- production timings
+
+
+class Clock:
+    """Fake time for ops.drill: sleeping advances it, so minutes pass in microseconds."""
+
+    def __init__(self, start=1_800_000_000.0):
+        self.now = start
+
+    def time(self):
+        return self.now
+
+    def monotonic(self):
+        return self.now
+
+    def sleep(self, seconds):
+        self.now += seconds
+
+
+PRODUCTION = drill.ALERTMANAGER_CONFIG.read_text()
+
+
+class GroupingAlertmanager:
+    """Alertmanager's aggregation as the committed route has it: group_by [alertname, component],
+    a new group notifies after group_wait, an alert joining a live group waits for the group's next
+    group_interval tick. Groups outlive a resolved drill (they go at a tick after resolution, at
+    least group_interval later), so a second drill within 5 minutes finds the first's group.
+    """
+
+    def __init__(self, clock, config=PRODUCTION):
+        self.clock = clock
+        self.config = config
+        route = yaml.safe_load(config)["route"]
+        self.group_by = route["group_by"]
+        self.wait = _http.parse_duration(route["group_wait"])
+        self.interval = _http.parse_duration(route["group_interval"])
+        self.groups = {}  # key -> created
+        self.sent = []  # (at, receiver, alertname)
+        self.alertnames = []
+
+    def __call__(self, method, url, **kwargs):
+        now = self.clock.time()
+        if url.endswith("/api/v2/status"):
+            return _Resp(200, {"config": {"original": self.config}})
+        if url.endswith("/api/v2/alerts") and method == "POST":
+            alert = kwargs["json"][0]
+            labels = alert["labels"]
+            if alert["endsAt"] <= alert["startsAt"]:
+                return _Resp(400, "start time must be before end time")
+            if _parse(alert["endsAt"]) <= now + 1:  # a resolution: the group stays
+                return _Resp(200, [])
+            key = tuple(labels.get(name, "") for name in self.group_by)
+            self.alertnames.append(labels["alertname"])
+            if key not in self.groups:
+                self.groups[key] = now
+                at = now + self.wait
+            else:
+                created = self.groups[key]
+                ticks = -(-(now - created - self.wait) // self.interval)
+                at = created + self.wait + max(0, ticks) * self.interval
+            self.sent.append((at, "marketplace-oncall", labels["alertname"]))
+            return _Resp(200, [])
+        if url.endswith("/api/notifications"):
+            params = kwargs["params"]
+            return _Resp(
+                200,
+                [
+                    _note(receiver, at)
+                    for at, receiver, name in self.sent
+                    if at <= now and receiver == params["receiver"] and name == params["alertname"]
+                ],
+            )
+        raise requests.ConnectionError(url)
+
+
+def _parse(stamp):
+    return datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
+
+
+def test_a_second_drill_within_group_interval_is_its_own_group(monkeypatch):
+    clock = Clock()
+    fake = GroupingAlertmanager(clock)
+    monkeypatch.setattr(drill, "time", clock)
+    monkeypatch.setattr(drill, "datetime", _FakeDatetime(clock))
+    monkeypatch.setattr(_http.requests, "request", fake)
+    first = drill.run_drill(ENDPOINTS, "critical", receivers=["marketplace-oncall"])
+    clock.sleep(60)  # well inside group_interval (5m) of the first drill's group
+    second = drill.run_drill(ENDPOINTS, "critical", receivers=["marketplace-oncall"])
+    assert first.group_wait == second.group_wait == 30
+    assert first.ok and second.ok, (first, second)
+    assert first.alertname != second.alertname
+    assert first.alertname.startswith("MarketplaceDrill_")
+    for result in (first, second):
+        (delivery,) = result.deliveries
+        assert 30 <= delivery.seconds < 31
+
+
+def test_the_default_timeout_covers_group_wait_with_a_margin():
+    assert drill.default_timeout(30) == 60
+    assert drill.default_timeout(None) == 60
+    assert drill.default_timeout(1) == 31
+    assert drill.default_timeout(120) == 240
+
+
+class _FakeDatetime:
+    """datetime.now() on the fake clock, the rest from the real class."""
+
+    def __init__(self, clock):
+        self.clock = clock
+
+    def now(self, tz=None):
+        return datetime.fromtimestamp(self.clock.time(), tz)
+
+    def fromisoformat(self, text):
+        return datetime.fromisoformat(text)

@@ -119,13 +119,35 @@ def test_metrics_row_accepts_a_labelled_counter_exposed_without_events():
     assert "no events yet: errs_total (v1)" in row.evidence
 
 
-def test_receivers_row_requires_the_contract_receivers():
+COMMITTED_RECEIVERS = verify_rows.receiver_names(verify_rows.ALERTMANAGER_CONFIG.read_text())
+
+
+def test_receivers_row_requires_the_committed_receivers():
+    assert "watchdog" in COMMITTED_RECEIVERS and "default" in COMMITTED_RECEIVERS
     good = "receivers:\n" + "".join(
-        f"- name: {r}\n  webhook_configs: [{{url: 'http://x'}}]\n" for r in verify_rows.RECEIVERS
+        f"- name: {r}\n  webhook_configs: [{{url: 'http://x'}}]\n" for r in COMMITTED_RECEIVERS
     )
     assert verify_rows.receivers_row(good).status == "pass"
     bad = verify_rows.receivers_row("receivers:\n- name: default\n")
     assert bad.status == "fail" and "watchdog" in bad.evidence
+
+
+def test_the_expected_receivers_are_read_from_the_alertmanager_file():
+    expected = "receivers:\n- name: default\n- name: audit\n"
+    row = verify_rows.receivers_row("receivers:\n- name: default\n", expected)
+    assert row.status == "fail" and row.evidence == "missing receivers: audit"
+    row = verify_rows.receivers_row("receivers:\n- name: audit\n- name: default\n", expected)
+    assert row.status == "pass" and "(default, audit)" in row.evidence
+
+
+def test_dashboard_uids_are_those_of_the_dashboard_files(tmp_path):
+    uids = verify_rows.dashboard_uids()
+    files = sorted(verify_rows.DASHBOARDS_DIR.glob("*.json"))
+    assert uids == [json.loads(f.read_text())["uid"] for f in files] and uids
+    # No file, no expectation: nothing is made up in their place.
+    assert verify_rows.dashboard_uids(tmp_path) == []
+    (tmp_path / "x.json").write_text('{"uid": "mine", "title": "X"}')
+    assert verify_rows.dashboard_uids(tmp_path) == ["mine"]
 
 
 class FakeResponse:
@@ -165,7 +187,7 @@ def fake_stack(down=()):
         for m, k in contract.items()
         for v in ("v1", "v2")
     ]
-    config = "receivers:\n" + "".join(f"- name: {r}\n" for r in verify_rows.RECEIVERS)
+    config = verify_rows.ALERTMANAGER_CONFIG.read_text()
 
     def request(method, url, **kwargs):
         if any(url.startswith(f"http://{name}") for name in down):
