@@ -11,6 +11,7 @@ from flask import Blueprint, abort, current_app, jsonify, request
 from .catalog.vocab import is_package_id
 from .faults import InjectedFault
 from .stores import RdfQueryError
+from .tracing import active_span
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 search_log = logging.getLogger("marketplace.search")
@@ -62,9 +63,10 @@ def search():
     metrics = mp.metrics
     start = time.perf_counter()
     with (
-        mp.tracer.start_as_current_span(
+        active_span(
+            mp.tracer,
             "marketplace.search",
-            attributes={"marketplace.query": query, "marketplace.limit": limit},
+            {"marketplace.query": query, "marketplace.limit": limit},
         ) as span,
         metrics.searches_in_progress.track_inprogress(),
     ):
@@ -121,8 +123,8 @@ def lookup(package_id: str):
     mp = _ready()
     metrics = mp.metrics
     start = time.perf_counter()
-    with mp.tracer.start_as_current_span(
-        "marketplace.lookup", attributes={"marketplace.package_id": package_id[:100]}
+    with active_span(
+        mp.tracer, "marketplace.lookup", {"marketplace.package_id": package_id[:100]}
     ) as span:
         try:
             mp.faults.delay("lookup_latency_ms")
@@ -177,8 +179,8 @@ def install(package_id: str):
     installed = _installed_from_body()
     metrics = mp.metrics
     start = time.perf_counter()
-    with mp.tracer.start_as_current_span(
-        "marketplace.install", attributes={"marketplace.package_id": package_id[:100]}
+    with active_span(
+        mp.tracer, "marketplace.install", {"marketplace.package_id": package_id[:100]}
     ) as span:
         try:
             mp.faults.maybe_fail()

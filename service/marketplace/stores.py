@@ -8,6 +8,7 @@ for the install closure, where a property path earns its place.
 from __future__ import annotations
 
 import threading
+import time
 
 from cachetools import TTLCache
 from rdflib import Literal
@@ -41,21 +42,22 @@ class Cache:
             return len(self._cache)
 
     def get(self, key):
-        # A leaf span: started and ended here, never made current (nothing runs inside it),
-        # which spares the context switch on the hot path.
-        span = self.tracer.start_span("marketplace.cache.get")
-        try:
-            if self.faults.state.cache_bypass:
-                value = _MISS
-            else:
-                with self._lock:
-                    value = self._cache.get(key, _MISS)
-            hit = value is not _MISS
-            span.set_attributes({"marketplace.cache": self.name, "marketplace.cache_hit": hit})
-            self.metrics.cache_access(self.name, hit)
-            return value
-        finally:
-            span.end()
+        start = time.time_ns()
+        if self.faults.state.cache_bypass:
+            value = _MISS
+        else:
+            with self._lock:
+                value = self._cache.get(key, _MISS)
+        hit = value is not _MISS
+        # A leaf span, made once the outcome is known: started at the access's start, never
+        # made current (nothing runs inside it), its attributes given at creation.
+        self.tracer.start_span(
+            "marketplace.cache.get",
+            start_time=start,
+            attributes={"marketplace.cache": self.name, "marketplace.cache_hit": hit},
+        ).end()
+        self.metrics.cache_access(self.name, hit)
+        return value
 
     def put(self, key, value) -> None:
         if not self.faults.state.cache_bypass:

@@ -3,7 +3,7 @@
 import pytest
 from marketplace import __version__, tracing
 from marketplace.settings import Settings
-from opentelemetry.trace import SpanKind
+from opentelemetry.trace import SpanKind, StatusCode
 
 pytestmark = pytest.mark.unit
 
@@ -121,3 +121,104 @@ def test_unmatched_paths_share_one_span_name(client, span_exporter):
     client.get("/api/v1/packages/webframe")
     names = sorted(s.name for s in span_exporter.get_finished_spans() if s.kind == SpanKind.SERVER)
     assert names == ["GET /api/v1/packages/<package_id>", *["GET <unmatched>"] * 3]
+
+
+# --- the server span ---------------------------------------------------------------------
+
+TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
+PARENT_ID = "00f067aa0ba902b7"
+
+
+def server_spans(exporter):
+    return [s for s in exporter.get_finished_spans() if s.kind == SpanKind.SERVER]
+
+
+def test_server_span_semantic_convention_attributes(client, span_exporter):
+    client.get("/api/v1/search?q=web&limit=3")
+    (span,) = server_spans(span_exporter)
+    assert span.name == "GET /api/v1/search"
+    attributes = dict(span.attributes)
+    assert attributes["http.method"] == "GET"
+    assert attributes["http.route"] == "/api/v1/search"
+    assert attributes["http.target"] == "/api/v1/search?q=web&limit=3"
+    assert attributes["http.status_code"] == 200
+    assert span.status.status_code == StatusCode.UNSET
+    assert span.start_time <= span.end_time
+
+
+def test_server_span_continues_the_callers_trace(client, span_exporter):
+    client.get(
+        "/api/v1/packages/webframe", headers={"traceparent": f"00-{TRACE_ID}-{PARENT_ID}-01"}
+    )
+    (span,) = server_spans(span_exporter)
+    assert format(span.context.trace_id, "032x") == TRACE_ID
+    assert format(span.parent.span_id, "016x") == PARENT_ID and span.parent.is_remote
+    (lookup,) = spans_named(span_exporter, "marketplace.lookup")
+    assert lookup.context.trace_id == span.context.trace_id
+
+
+def test_a_new_trace_without_traceparent_and_probes_untraced(client, span_exporter):
+    client.get("/api/v1/search?q=web")
+    client.get("/api/v1/search?q=web")
+    first, second = server_spans(span_exporter)
+    assert first.parent is None and first.context.trace_id != second.context.trace_id
+
+
+def test_client_errors_leave_the_status_unset(client, span_exporter):
+    client.get("/api/v1/search?q=")
+    client.get("/api/v1/packages/nope")
+    bad, missing = server_spans(span_exporter)
+    assert bad.attributes["http.status_code"] == 400
+    assert missing.attributes["http.status_code"] == 404
+    assert missing.attributes["http.route"] == "/api/v1/packages/<package_id>"
+    assert {bad.status.status_code, missing.status.status_code} == {StatusCode.UNSET}
+
+
+def test_exception_is_recorded_and_5xx_is_an_error(app, client, span_exporter, monkeypatch):
+    def explode(*args):
+        raise ZeroDivisionError("boom")
+
+    monkeypatch.setattr(app.extensions["marketplace"].store, "search", explode)
+    assert client.get("/api/v1/search?q=web").status_code == 500
+    (server,) = server_spans(span_exporter)
+    assert server.status.status_code == StatusCode.ERROR
+    assert server.attributes["http.status_code"] == 500
+    (search,) = spans_named(span_exporter, "marketplace.search")
+    assert search.status.status_code == StatusCode.ERROR
+    assert search.attributes["marketplace.error_type"] == "internal"
+    assert search.events[0].attributes["exception.type"] == "ZeroDivisionError"
+
+
+def test_injected_503_is_an_error(client, span_exporter, auth):
+    client.put("/admin/faults", headers=auth, json={"error_rate": 1})
+    span_exporter.clear()
+    assert client.get("/api/v1/search?q=web").status_code == 503
+    (server,) = server_spans(span_exporter)
+    assert server.status.status_code == StatusCode.ERROR
+    assert server.attributes["http.status_code"] == 503
+
+
+def test_an_unknown_method_names_no_span(client, span_exporter):
+    assert client.open("/api/v1/search?q=web", method="BREW").status_code == 405
+    assert client.open("/nope", method="BREW").status_code == 404
+    names = {span.name for span in server_spans(span_exporter)}
+    assert names == {"HTTP <unmatched>"}
+
+
+def test_cache_span_covers_the_access(client, span_exporter):
+    client.get("/api/v1/search?q=web")
+    (cache,) = spans_named(span_exporter, "marketplace.cache.get")
+    (search,) = spans_named(span_exporter, "marketplace.search")
+    assert search.start_time <= cache.start_time <= cache.end_time <= search.end_time
+
+
+def test_a_search_for_metrics_is_traced(client, span_exporter):
+    # Probes are excluded by their path, not by the word anywhere in the URL.
+    client.get("/api/v1/search?q=metrics")
+    client.get("/api/v1/search?q=healthz")
+    client.get("/metrics")
+    client.get("/readyz?verbose=1")
+    assert [s.attributes["http.target"] for s in server_spans(span_exporter)] == [
+        "/api/v1/search?q=metrics",
+        "/api/v1/search?q=healthz",
+    ]
