@@ -24,6 +24,7 @@ class RdfQueryError(Exception):
 
 
 _MISS = object()
+MAX_LIMIT = 100  # the largest `limit` a search may ask for (api.py validates it)
 
 
 class Cache:
@@ -159,13 +160,15 @@ class IndexedStore(_Store):
         self.lookup_cache = Cache("lookup", cache_size, cache_ttl, metrics, tracer, faults)
 
     def search(self, query: str, limit: int) -> tuple[list[dict], bool | None]:
-        key = (query, limit)
-        results = self.search_cache.get(key)
+        # One entry per query, holding the ranking up to the largest limit: the index ranks the
+        # same way whatever the limit, so every limit is a prefix of it, and `?limit=10` and
+        # `?limit=50` share an entry instead of each missing on its own.
+        results = self.search_cache.get(query)
         if results is not _MISS:
-            return results, True
-        results = self.index.search(query, limit)
-        self.search_cache.put(key, results)
-        return results, False
+            return results[:limit], True
+        results = self.index.search(query, MAX_LIMIT)
+        self.search_cache.put(query, results)
+        return results[:limit], False
 
     def lookup(self, package_id: str) -> tuple[dict | None, bool | None]:
         found = self.lookup_cache.get(package_id)

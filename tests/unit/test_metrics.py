@@ -227,3 +227,11 @@ def test_prometheus_scrapes_get_openmetrics(client, accept):
     assert response.headers["Content-Type"].startswith("application/openmetrics-text")
     text = response.get_data(as_text=True)
     assert '# {trace_id="' in text and text.endswith("# EOF\n")
+
+
+def test_every_limit_of_a_query_shares_one_cache_entry(client, registry):
+    wide = client.get("/api/v1/search?q=chain&limit=100").get_json()["results"]
+    narrow = client.get("/api/v1/search?q=chain&limit=2").get_json()["results"]
+    assert len(wide) > 2 and narrow == wide[:2]
+    assert registry.get_sample_value("marketplace_cache_hits_total", {"cache": "search"}) == 1
+    assert registry.get_sample_value("marketplace_cache_entries", {"cache": "search"}) == 1
