@@ -50,7 +50,7 @@ class Settings:
     log_file: Path | None = None
     admin_token: str | None = None
     cache_size: int = 10_000
-    cache_ttl_seconds: float = 300.0
+    cache_ttl_seconds: float = 900.0
     environment: str = "local"
     # The standard OTEL_* variables that decide where traces go; the SDK reads the rest itself.
     otel_sdk_disabled: bool = False
@@ -76,7 +76,7 @@ class Settings:
             log_file=r.writable_path("MARKETPLACE_LOG_FILE"),
             admin_token=r.text("MARKETPLACE_ADMIN_TOKEN", None),
             cache_size=r.integer("MARKETPLACE_CACHE_SIZE", 10_000, 1, 10_000_000),
-            cache_ttl_seconds=r.number("MARKETPLACE_CACHE_TTL_SECONDS", 300.0, 0.001, 86_400 * 7),
+            cache_ttl_seconds=r.number("MARKETPLACE_CACHE_TTL_SECONDS", 900.0, 0.001, 86_400 * 7),
             environment=r.text("MARKETPLACE_ENVIRONMENT", "local"),
             otel_sdk_disabled=r.boolean("OTEL_SDK_DISABLED", False),
             otel_service_name=r.text("OTEL_SERVICE_NAME", "marketplace"),
