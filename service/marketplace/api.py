@@ -10,7 +10,7 @@ from flask import Blueprint, abort, current_app, jsonify, request
 
 from .catalog.vocab import is_package_id
 from .faults import InjectedFault
-from .stores import MAX_LIMIT, RdfQueryError
+from .stores import RdfQueryError
 from .tracing import active_span
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -19,7 +19,7 @@ lookup_log = logging.getLogger("marketplace.lookup")
 install_log = logging.getLogger("marketplace.install")
 
 MAX_QUERY_LENGTH = 200
-DEFAULT_LIMIT = 20
+DEFAULT_LIMIT, MAX_LIMIT = 20, 100
 MAX_INSTALLED = 1000
 # What a failed search's log line says: fixed per error type, never the exception's text.
 ERROR_MESSAGES = {

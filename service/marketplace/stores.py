@@ -24,7 +24,6 @@ class RdfQueryError(Exception):
 
 
 _MISS = object()
-MAX_LIMIT = 100  # the largest `limit` a search may ask for (api.py validates it)
 
 
 class Cache:
@@ -42,13 +41,16 @@ class Cache:
             self._cache.expire()
             return len(self._cache)
 
-    def get(self, key):
+    def get(self, key, usable=None):
+        """The cached value, or _MISS; an entry `usable(value)` rejects counts as a miss."""
         start = time.time_ns()
         if self.faults.state.cache_bypass:
             value = _MISS
         else:
             with self._lock:
                 value = self._cache.get(key, _MISS)
+        if value is not _MISS and usable is not None and not usable(value):
+            value = _MISS
         hit = value is not _MISS
         # A leaf span, made once the outcome is known: started at the access's start, never
         # made current (nothing runs inside it), its attributes given at creation.
@@ -160,15 +162,16 @@ class IndexedStore(_Store):
         self.lookup_cache = Cache("lookup", cache_size, cache_ttl, metrics, tracer, faults)
 
     def search(self, query: str, limit: int) -> tuple[list[dict], bool | None]:
-        # One entry per query, holding the ranking up to the largest limit: the index ranks the
-        # same way whatever the limit, so every limit is a prefix of it, and `?limit=10` and
-        # `?limit=50` share an entry instead of each missing on its own.
-        results = self.search_cache.get(query)
-        if results is not _MISS:
-            return results[:limit], True
-        results = self.index.search(query, MAX_LIMIT)
-        self.search_cache.put(query, results)
-        return results[:limit], False
+        # One entry per query: the index ranks the same way whatever the limit, so a ranking cut
+        # at N answers every limit up to N, and `?limit=10` after `?limit=20` is a hit. The entry
+        # is (ranking, complete): complete when the index had fewer matches than were asked for,
+        # so it answers any limit. A larger limit than the entry holds recomputes and replaces it.
+        entry = self.search_cache.get(query, usable=lambda e: e[1] or len(e[0]) >= limit)
+        if entry is not _MISS:
+            return entry[0][:limit], True
+        results = self.index.search(query, limit)
+        self.search_cache.put(query, (results, len(results) < limit))
+        return results, False
 
     def lookup(self, package_id: str) -> tuple[dict | None, bool | None]:
         found = self.lookup_cache.get(package_id)

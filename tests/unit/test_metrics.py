@@ -229,9 +229,16 @@ def test_prometheus_scrapes_get_openmetrics(client, accept):
     assert '# {trace_id="' in text and text.endswith("# EOF\n")
 
 
-def test_every_limit_of_a_query_shares_one_cache_entry(client, registry):
-    wide = client.get("/api/v1/search?q=chain&limit=100").get_json()["results"]
-    narrow = client.get("/api/v1/search?q=chain&limit=2").get_json()["results"]
-    assert len(wide) > 2 and narrow == wide[:2]
-    assert registry.get_sample_value("marketplace_cache_hits_total", {"cache": "search"}) == 1
+def test_a_query_shares_one_cache_entry_across_limits(client, registry):
+    def search(limit):
+        return client.get(f"/api/v1/search?q=chain&limit={limit}").get_json()["results"]
+
+    def hits():
+        return registry.get_sample_value("marketplace_cache_hits_total", {"cache": "search"})
+
+    two = search(2)  # computes the top 2: more matches exist, so the entry is a prefix
+    wide = search(100)  # more than the entry holds: a miss, recomputed
+    assert hits() == 0 and len(wide) > 2 and two == wide[:2]
+    assert search(1) == wide[:1] and hits() == 1  # a prefix of the longer entry
+    assert search(50) == wide and hits() == 2  # the entry holds every match: complete
     assert registry.get_sample_value("marketplace_cache_entries", {"cache": "search"}) == 1
