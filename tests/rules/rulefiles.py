@@ -7,6 +7,7 @@ Prometheus loads: a new rule is picked up by every check without touching a test
 from __future__ import annotations
 
 import re
+import subprocess
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -14,6 +15,7 @@ from pathlib import Path
 import yaml
 
 from ops import topology
+from tests.conftest import require_binary
 
 REPO = topology.REPO_ROOT
 PROMETHEUS_DIR = REPO / "prometheus"
@@ -115,3 +117,15 @@ def groups() -> list[tuple[Path, dict]]:
 
 def alertmanager_config() -> dict:
     return load_yaml(ALERTMANAGER_DIR / "alertmanager.yml")
+
+
+def run_tool(binary: str, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+    """promtool or amtool from the repository root; a missing binary fails in CI, else skips."""
+    return subprocess.run(
+        [require_binary(binary), *args],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )

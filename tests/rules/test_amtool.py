@@ -16,7 +16,7 @@ import pytest
 import rulefiles as rf
 
 from ops import topology
-from tests.conftest import IN_CI, require_binary
+from tests.conftest import IN_CI
 
 pytestmark = pytest.mark.rules
 
@@ -82,14 +82,7 @@ EDGE_CASES = {
 
 
 def _amtool(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [require_binary("amtool"), *args],
-        cwd=rf.REPO,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    return rf.run_tool("amtool", *args, timeout=60)
 
 
 def _route(labels: dict, expected: list[str]) -> list[str]:

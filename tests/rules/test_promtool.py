@@ -15,8 +15,6 @@ import pytest
 import rulefiles as rf
 import yaml
 
-from tests.conftest import require_binary
-
 pytestmark = pytest.mark.rules
 
 DASHBOARD_UIDS = {"marketplace-slo", "marketplace-compare", "marketplace-logs"}
@@ -47,14 +45,7 @@ SLI_WINDOWS = ("5m", "30m", "1h", "2h", "6h", "1d", "3d")
 
 
 def _run(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [require_binary("promtool"), *args],
-        cwd=rf.REPO,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    return rf.run_tool("promtool", *args)
 
 
 def _ids(rules):

@@ -17,170 +17,18 @@ pytestmark = pytest.mark.unit
 
 # Captured from Alertmanager 0.25 in the native stack (tests/integration), rendering this repo's
 # alertmanager.yml and templates, when marketplace v2 was stopped and started again.
-SLACK_FIRING = {
-    "channel": "#marketplace-incidents",
-    "username": "Alertmanager",
-    "attachments": [
-        {
-            "title": "[FIRING:1] CRITICAL MarketplaceDown (v2)",
-            "title_link": "http://127.0.0.1:56819/#/alerts?receiver=marketplace-oncall",
-            "text": "*Marketplace v2 is down (127.0.0.1:44061)*\n"
-            "Prometheus has failed every scrape of 127.0.0.1:44061 (marketplace "
-            "v2) for 1 minute.\n"
-            "• Severity: `critical` · Component: `marketplace` · Version: `v2`\n"
-            "• Runbook: "
-            "<https://github.com/marketplace-obs/marketplace-observability/blob/main/docs/runbooks/MarketplaceDown.md|https://github.com/marketplace-obs/marketplace-observability/blob/main/docs/runbooks/MarketplaceDown.md>\n"
-            "• Dashboard: "
-            "<http://localhost:3000/d/marketplace-slo?var-version=v2|http://localhost:3000/d/marketplace-slo?var-version=v2>\n"
-            "\n"
-            "Receiver: `marketplace-oncall`",
-            "fallback": "[FIRING:1] MarketplaceDown marketplace (availability "
-            "127.0.0.1:44061 marketplace critical v2) | "
-            "http://127.0.0.1:56819/#/alerts?receiver=marketplace-oncall",
-            "callback_id": "",
-            "footer": "",
-            "color": "danger",
-            "mrkdwn_in": ["fallback", "pretext", "text"],
-        }
-    ],
-}
-SLACK_RESOLVED = {
-    "channel": "#marketplace-incidents",
-    "username": "Alertmanager",
-    "attachments": [
-        {
-            "title": "[RESOLVED] CRITICAL MarketplaceDown (v2)",
-            "title_link": "http://127.0.0.1:56819/#/alerts?receiver=marketplace-oncall",
-            "text": ":white_check_mark: RESOLVED *Marketplace v2 is down "
-            "(127.0.0.1:44061)*\n"
-            "Prometheus has failed every scrape of 127.0.0.1:44061 (marketplace "
-            "v2) for 1 minute.\n"
-            "• Severity: `critical` · Component: `marketplace` · Version: `v2`\n"
-            "• Runbook: "
-            "<https://github.com/marketplace-obs/marketplace-observability/blob/main/docs/runbooks/MarketplaceDown.md|https://github.com/marketplace-obs/marketplace-observability/blob/main/docs/runbooks/MarketplaceDown.md>\n"
-            "• Dashboard: "
-            "<http://localhost:3000/d/marketplace-slo?var-version=v2|http://localhost:3000/d/marketplace-slo?var-version=v2>\n"
-            "\n"
-            "Receiver: `marketplace-oncall`",
-            "fallback": "[RESOLVED] MarketplaceDown marketplace (availability "
-            "127.0.0.1:44061 marketplace critical v2) | "
-            "http://127.0.0.1:56819/#/alerts?receiver=marketplace-oncall",
-            "callback_id": "",
-            "footer": "",
-            "color": "good",
-            "mrkdwn_in": ["fallback", "pretext", "text"],
-        }
-    ],
-}
-PAGERDUTY_TRIGGER = {
-    "routing_key": "localalertsink0dummy0routingkey0",
-    "dedup_key": "d7ac4612f6f71dc7e5c6faef6cccfcb6625ee116279b75d9782a662ff6474eaf",
-    "event_action": "trigger",
-    "payload": {
-        "summary": "MarketplaceDown: Marketplace v2 is down (127.0.0.1:44061)",
-        "source": "Alertmanager",
-        "severity": "critical",
-        "custom_details": {
-            "firing": "Labels:\n"
-            " - alertname = MarketplaceDown\n"
-            " - component = marketplace\n"
-            " - family = availability\n"
-            " - instance = 127.0.0.1:44061\n"
-            " - job = marketplace\n"
-            " - severity = critical\n"
-            " - version = v2\n"
-            "Annotations:\n"
-            " - dashboard_url = "
-            "http://localhost:3000/d/marketplace-slo?var-version=v2\n"
-            " - description = Prometheus has failed every scrape "
-            "of 127.0.0.1:44061 (marketplace v2) for 1 minute.\n"
-            " - runbook_url = "
-            "https://github.com/marketplace-obs/marketplace-observability/blob/main/docs/runbooks/MarketplaceDown.md\n"
-            " - summary = Marketplace v2 is down "
-            "(127.0.0.1:44061)\n"
-            "Source: "
-            "http://127.0.0.1:60775/graph?g0.expr=up%7Bjob%3D%22marketplace%22%7D+%3D%3D+0&g0.tab=1\n",
-            "num_firing": "1",
-            "num_resolved": "0",
-            "resolved": "",
-        },
-    },
-    "client": "Alertmanager",
-    "client_url": "http://127.0.0.1:56819/#/alerts?receiver=marketplace-oncall",
-    "links": [
-        {
-            "href": "https://github.com/marketplace-obs/marketplace-observability/blob/main/docs/runbooks/MarketplaceDown.md",
-            "text": "Runbook",
-        },
-        {"href": "http://localhost:3000/d/marketplace-slo?var-version=v2", "text": "Dashboard"},
-    ],
-}
-PAGERDUTY_RESOLVE = {
-    "routing_key": "localalertsink0dummy0routingkey0",
-    "dedup_key": "d7ac4612f6f71dc7e5c6faef6cccfcb6625ee116279b75d9782a662ff6474eaf",
-    "event_action": "resolve",
-    "payload": {
-        "summary": "MarketplaceDown: Marketplace v2 is down (127.0.0.1:44061)",
-        "source": "Alertmanager",
-        "severity": "critical",
-        "custom_details": {
-            "firing": "",
-            "num_firing": "0",
-            "num_resolved": "1",
-            "resolved": "Labels:\n"
-            " - alertname = MarketplaceDown\n"
-            " - component = marketplace\n"
-            " - family = availability\n"
-            " - instance = 127.0.0.1:44061\n"
-            " - job = marketplace\n"
-            " - severity = critical\n"
-            " - version = v2\n"
-            "Annotations:\n"
-            " - dashboard_url = "
-            "http://localhost:3000/d/marketplace-slo?var-version=v2\n"
-            " - description = Prometheus has failed every "
-            "scrape of 127.0.0.1:44061 (marketplace v2) for 1 "
-            "minute.\n"
-            " - runbook_url = "
-            "https://github.com/marketplace-obs/marketplace-observability/blob/main/docs/runbooks/MarketplaceDown.md\n"
-            " - summary = Marketplace v2 is down "
-            "(127.0.0.1:44061)\n"
-            "Source: "
-            "http://127.0.0.1:60775/graph?g0.expr=up%7Bjob%3D%22marketplace%22%7D+%3D%3D+0&g0.tab=1\n",
-        },
-    },
-    "client": "Alertmanager",
-    "client_url": "http://127.0.0.1:56819/#/alerts?receiver=marketplace-oncall",
-    "links": [
-        {
-            "href": "https://github.com/marketplace-obs/marketplace-observability/blob/main/docs/runbooks/MarketplaceDown.md",
-            "text": "Runbook",
-        },
-        {"href": "http://localhost:3000/d/marketplace-slo?var-version=v2", "text": "Dashboard"},
-    ],
-}
-WEBHOOK_WATCHDOG = {
-    "version": "4",
-    "groupKey": '{}/{alertname="Watchdog"}:{alertname="Watchdog"}',
-    "truncatedAlerts": 0,
-    "status": "firing",
-    "receiver": "watchdog",
-    "groupLabels": {"alertname": "Watchdog"},
-    "commonLabels": {"alertname": "Watchdog", "severity": "none"},
-    "commonAnnotations": {"summary": "The alerting pipeline works"},
-    "externalURL": "http://alertmanager:9093",
-    "alerts": [
-        {
-            "status": "firing",
-            "labels": {"alertname": "Watchdog", "severity": "none"},
-            "annotations": {"summary": "The alerting pipeline works"},
-            "startsAt": "2026-11-26T17:00:00.000Z",
-            "endsAt": "0001-01-01T00:00:00Z",
-            "generatorURL": "http://prometheus:9090/graph?g0.expr=vector%281%29",
-            "fingerprint": "e0b3a2c6e4b1f2d3",
-        }
-    ],
-}
+PAYLOADS = Path(__file__).parent / "data" / "alertmanager"
+
+
+def _payload(name: str) -> dict:
+    return json.loads((PAYLOADS / f"{name}.json").read_text(encoding="utf-8"))
+
+
+SLACK_FIRING = _payload("slack-firing")
+SLACK_RESOLVED = _payload("slack-resolved")
+PAGERDUTY_TRIGGER = _payload("pagerduty-trigger")
+PAGERDUTY_RESOLVE = _payload("pagerduty-resolve")
+WEBHOOK_WATCHDOG = _payload("webhook-watchdog")
 
 
 @pytest.fixture
