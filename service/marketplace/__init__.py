@@ -35,16 +35,17 @@ class Marketplace:
     metrics: object
     tracer: object
     faults: object
+    version: str = __version__
     store: object = None
 
 
 def create_app(test_config: dict | None = None) -> Flask:
     """The WSGI app. `test_config` may hold Flask config plus SETTINGS (a Settings object),
     SPAN_EXPORTER (receives every finished span), CATALOG_BACKGROUND and CONFIGURE_LOGGING."""
-    from . import api, errors, faults, health, logs, metrics, tracing
+    from . import api, apidoc, errors, faults, health, httpspans, lifecycle, logs, metrics, tracing
     from .settings import get_settings
 
-    app = Flask(__name__)
+    app = Flask(__name__, static_folder=None)  # no static files: no /static/<path> route
     app.json.sort_keys = False  # keep the documented field order, and skip a sort per response
     app.config.from_mapping(
         MAX_CONTENT_LENGTH=MAX_BODY_BYTES,
@@ -58,20 +59,29 @@ def create_app(test_config: dict | None = None) -> Flask:
     settings = app.config.get("SETTINGS") or get_settings()
 
     if app.config["CONFIGURE_LOGGING"]:
-        logs.configure(settings)
-    tracer = tracing.init_app(app, settings, __version__)
+        # in the serving process: the log writer thread is this process's own
+        logs.configure(settings, background=True)
+    signals = metrics.Metrics(CollectorRegistry(), version=__version__, variant=settings.variant)
+    drops = tracing.SpanDrops(signals.spans_dropped.inc)
     mp = Marketplace(
         settings=settings,
-        metrics=metrics.Metrics(CollectorRegistry(), version=__version__, variant=settings.variant),
-        tracer=tracer,
+        metrics=signals,
+        tracer=tracing.init_app(app, settings, __version__, drops),
         faults=faults.Faults(),
     )
     app.extensions["marketplace"] = mp
+    provider = app.extensions.get("marketplace.tracer_provider")
+    if provider is not None:
+        httpspans.init_app(app, settings, provider)
+    app.extensions["marketplace.close"] = lifecycle.on_exit(
+        provider, logs.stop if app.config["CONFIGURE_LOGGING"] else None
+    )
 
     app.register_blueprint(errors.bp)
     app.register_blueprint(health.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(faults.bp)
+    app.register_blueprint(apidoc.bp)
     _init_http_metrics(app, mp)
 
     if app.config["CATALOG_BACKGROUND"]:

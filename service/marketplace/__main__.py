@@ -1,7 +1,11 @@
-"""`python -m marketplace`: the production server, gunicorn with one worker process and threads.
+"""`python -m marketplace`: the production server, one worker process with MARKETPLACE_THREADS
+threads: granian in WSGI mode (the default; docs/service.md says why) or gunicorn's gthread
+worker (MARKETPLACE_SERVER=gunicorn).
 
 One process per container, scaled by running more containers: prometheus-client's multiprocess
-mode cannot carry exemplars, and one process keeps every metric in one registry.
+mode cannot carry exemplars, and one process keeps every metric in one registry. Either server
+stops on SIGTERM by finishing the requests in flight; the worker then exports its queued spans
+and writes its queued log lines (marketplace.lifecycle).
 """
 
 from __future__ import annotations
@@ -25,6 +29,8 @@ class JsonLogger(Logger):
 
 
 class Server(BaseApplication):
+    """gunicorn, one gthread worker."""
+
     def __init__(self, settings):
         self.settings = settings
         super().__init__()
@@ -56,6 +62,34 @@ class Server(BaseApplication):
         return create_app()
 
 
+def load_app():
+    """granian's target loader, called in its worker process."""
+    from . import create_app
+
+    return create_app()
+
+
+def granian(settings, loader=load_app):
+    """granian, one WSGI worker process whose `MARKETPLACE_THREADS` threads run the app."""
+    from granian.constants import Interfaces
+    from granian.server import Server as Granian
+
+    from .logs import granian_log_config
+
+    return Granian(
+        "marketplace",  # shown in its log lines only: the app comes from `loader`
+        address=settings.host,
+        port=settings.port,
+        interface=Interfaces.WSGI,
+        workers=1,
+        blocking_threads=settings.threads,
+        log_dictconfig=granian_log_config(),
+        log_access=False,  # the app logs every request it serves, with more context
+        # like gunicorn's graceful_timeout: requests in flight get this long after SIGTERM
+        workers_kill_timeout=10,
+    ), loader
+
+
 def main() -> int:
     try:
         settings = get_settings()
@@ -65,7 +99,11 @@ def main() -> int:
     from .logs import configure
 
     configure(settings)
-    Server(settings).run()
+    if settings.server == "gunicorn":
+        Server(settings).run()
+    else:
+        server, loader = granian(settings)
+        server.serve(target_loader=loader, wrap_loader=False)
     return 0
 
 

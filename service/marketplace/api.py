@@ -3,34 +3,17 @@
 from __future__ import annotations
 
 import json
-import logging
-import time
 
 from flask import Blueprint, abort, current_app, jsonify, request
 
 from .catalog.vocab import is_package_id
-from .faults import InjectedFault
-from .stores import RdfQueryError
-from .tracing import active_span
+from .operation import INSTALL, LOOKUP, SEARCH, Operation
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
-search_log = logging.getLogger("marketplace.search")
-lookup_log = logging.getLogger("marketplace.lookup")
-install_log = logging.getLogger("marketplace.install")
 
 MAX_QUERY_LENGTH = 200
 DEFAULT_LIMIT, MAX_LIMIT = 20, 100
 MAX_INSTALLED = 1000
-# What a failed search's log line says: fixed per error type, never the exception's text.
-ERROR_MESSAGES = {
-    "injected": "injected fault",
-    "rdf_query": "SPARQL query failed",
-    "internal": "unexpected error",
-}
-
-
-def _ms(seconds: float) -> float:
-    return round(seconds * 1000, 3)
 
 
 def _ready():
@@ -61,92 +44,43 @@ def search():
     mp = _ready()
     query, limit = _search_args()
     metrics = mp.metrics
-    start = time.perf_counter()
-    with (
-        active_span(
-            mp.tracer,
-            "marketplace.search",
-            {"marketplace.query": query, "marketplace.limit": limit},
-        ) as span,
-        metrics.searches_in_progress.track_inprogress(),
-    ):
+    with metrics.searches_in_progress.track_inprogress():
         metrics.search_total.inc()
-        error_type = None
-        try:
+        with Operation(
+            mp,
+            SEARCH,
+            {"marketplace.query": query, "marketplace.limit": limit},
+            query=query,
+            limit=limit,
+        ) as op:
             mp.faults.delay("search_latency_ms")
             mp.faults.maybe_fail()
             results, cache_hit = mp.store.search(query.lower(), limit)
-        except InjectedFault:
-            error_type = "injected"
-            raise
-        except RdfQueryError:
-            error_type = "rdf_query"
-            raise
-        except Exception:
-            error_type = "internal"
-            raise
-        finally:
-            elapsed = time.perf_counter() - start
-            metrics.observe(metrics.search_duration, elapsed)
-            if error_type:
-                metrics.search_error(error_type)
-                span.set_attribute("marketplace.error_type", error_type)
-                search_log.error(
-                    "Search failed",
-                    extra={
-                        "query": query,
-                        "limit": limit,
-                        "duration_ms": _ms(elapsed),
-                        "error": ERROR_MESSAGES[error_type],
-                        "error_type": error_type,
-                    },
-                )
-        cache_hit = bool(cache_hit)
-        span.set_attributes(
-            {"marketplace.result_count": len(results), "marketplace.cache_hit": cache_hit}
-        )
-        search_log.info(
-            "Search completed",
-            extra={
-                "query": query,
-                "limit": limit,
-                "result_count": len(results),
-                "duration_ms": _ms(elapsed),
-                "cache_hit": cache_hit,
-            },
-        )
+            cache_hit = bool(cache_hit)
+            op.done(
+                {"marketplace.result_count": len(results), "marketplace.cache_hit": cache_hit},
+                result_count=len(results),
+                cache_hit=cache_hit,
+            )
     return jsonify(query=query, limit=limit, count=len(results), results=results)
 
 
 @bp.get("/packages/<package_id>")
 def lookup(package_id: str):
     mp = _ready()
-    metrics = mp.metrics
-    start = time.perf_counter()
-    with active_span(
-        mp.tracer, "marketplace.lookup", {"marketplace.package_id": package_id[:100]}
-    ) as span:
-        try:
-            mp.faults.delay("lookup_latency_ms")
-            mp.faults.maybe_fail()
-            found, cache_hit = (None, None)
-            if is_package_id(package_id):
-                found, cache_hit = mp.store.lookup(package_id)
-        finally:
-            elapsed = time.perf_counter() - start
-            metrics.observe(metrics.lookup_duration, elapsed)
-        span.set_attributes(
-            {"marketplace.found": found is not None, "marketplace.cache_hit": bool(cache_hit)}
+    with Operation(
+        mp, LOOKUP, {"marketplace.package_id": package_id[:100]}, package_id=package_id[:200]
+    ) as op:
+        mp.faults.delay("lookup_latency_ms")
+        mp.faults.maybe_fail()
+        found, cache_hit = (None, None)
+        if is_package_id(package_id):
+            found, cache_hit = mp.store.lookup(package_id)
+        op.done(
+            {"marketplace.found": found is not None, "marketplace.cache_hit": bool(cache_hit)},
+            found=found is not None,
+            cache_hit=bool(cache_hit),
         )
-    lookup_log.info(
-        "Lookup completed",
-        extra={
-            "package_id": package_id[:200],
-            "found": found is not None,
-            "duration_ms": _ms(elapsed),
-            "cache_hit": bool(cache_hit),
-        },
-    )
     if found is None:
         abort(404, "no such package")
     return jsonify(found)
@@ -159,7 +93,8 @@ def _installed_from_body() -> set[str]:
         return set()
     try:
         body = json.loads(data)
-    except (ValueError, UnicodeDecodeError):
+    # RecursionError: a body nested past the parser's limit is bad input, not a server error
+    except (ValueError, UnicodeDecodeError, RecursionError):
         abort(400, "request body is not valid JSON")
     if not isinstance(body, dict) or set(body) - {"installed"}:
         abort(400, 'request body must be a JSON object with only the key "installed"')
@@ -177,24 +112,12 @@ def _installed_from_body() -> set[str]:
 def install(package_id: str):
     mp = _ready()
     installed = _installed_from_body()
-    metrics = mp.metrics
-    start = time.perf_counter()
-    with active_span(
-        mp.tracer, "marketplace.install", {"marketplace.package_id": package_id[:100]}
-    ) as span:
-        try:
-            mp.faults.maybe_fail()
-            if not is_package_id(package_id) or not mp.store.exists(package_id):
-                abort(404, "no such package")
-            plan = [
-                step for step in mp.store.install_plan(package_id) if step["id"] not in installed
-            ]
-        finally:
-            elapsed = time.perf_counter() - start
-            metrics.observe(metrics.install_duration, elapsed)
-        span.set_attribute("marketplace.plan_size", len(plan))
-    install_log.info(
-        "Install planned",
-        extra={"package_id": package_id, "result_count": len(plan), "duration_ms": _ms(elapsed)},
-    )
+    with Operation(
+        mp, INSTALL, {"marketplace.package_id": package_id[:100]}, package_id=package_id
+    ) as op:
+        mp.faults.maybe_fail()
+        if not is_package_id(package_id) or not mp.store.exists(package_id):
+            abort(404, "no such package")
+        plan = [step for step in mp.store.install_plan(package_id) if step["id"] not in installed]
+        op.done({"marketplace.plan_size": len(plan)}, result_count=len(plan))
     return jsonify(package=package_id, count=len(plan), plan=plan)

@@ -107,6 +107,13 @@ class Metrics:
             buckets=BUCKETS,
             registry=registry,
         )
+        # Not a span count: spans the exporter's bounded queue could not hold (exporter down or
+        # too slow); the first drop is also one `spans_dropped` log line (tracing.SpanDrops).
+        self.spans_dropped = Counter(
+            "marketplace_tracing_spans_dropped",
+            "Finished spans dropped because the export queue was full.",
+            registry=registry,
+        )
         # `app_version`, not `version`: Prometheus attaches the variant as the `version` target
         # label, and a clash would rename this one to `exported_version`.
         Info("marketplace_build", "Build of the service.", registry=registry).info(

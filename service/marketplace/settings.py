@@ -25,6 +25,10 @@ LEVELS = {
 VARIANTS = ("v1", "v2")
 TRACES_EXPORTERS = ("otlp", "console", "none")
 OTLP_PROTOCOLS = ("grpc", "http/protobuf")
+SERVERS = ("granian", "gunicorn")
+# lean: the shipped instrumentation; stock: the Flask instrumentor, the standard library's json
+# and synchronous stdout-plus-file handlers, kept as the benchmark's baseline (docs/benchmark.md)
+INSTRUMENTATIONS = ("lean", "stock")
 
 
 class SettingsError(ValueError):
@@ -44,6 +48,9 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 8000
     threads: int = 8
+    server: str = "granian"
+    instrumentation: str = "lean"
+    internal_spans: bool = True
     # (root level, ((logger name, level), ...)) parsed from MARKETPLACE_LOG_LEVEL
     log_level: int = logging.INFO
     logger_levels: tuple[tuple[str, int], ...] = ()
@@ -71,6 +78,9 @@ class Settings:
             host=r.text("MARKETPLACE_HOST", "127.0.0.1"),
             port=r.integer("MARKETPLACE_PORT", 8000, 1, 65535),
             threads=r.integer("MARKETPLACE_THREADS", 8, 1, 256),
+            server=r.choice("MARKETPLACE_SERVER", SERVERS, "granian"),
+            instrumentation=r.choice("MARKETPLACE_INSTRUMENTATION", INSTRUMENTATIONS, "lean"),
+            internal_spans=r.boolean("MARKETPLACE_INTERNAL_SPANS", True),
             log_level=level,
             logger_levels=per_logger,
             log_file=r.writable_path("MARKETPLACE_LOG_FILE"),

@@ -5,16 +5,21 @@ exemplars) but nothing is sent and nothing complains about a missing collector.
 The provider is not made global: each app (tests build many) owns its own, and every span the
 service starts comes from the app's tracer.
 
-The server span per request comes from opentelemetry-instrumentation-flask: it costs about 0.2 ms
-of CPU per request, as much as a cached search (docs/service.md, "What the instrumentation
-costs"), and in exchange follows the HTTP semantic conventions as upstream revises them.
+The server span per request comes from opentelemetry-instrumentation-wsgi's
+`OpenTelemetryMiddleware` around Flask's WSGI app, named after Flask's URL rule once routing has
+matched: the span name, kind, HTTP attributes and traceparent propagation of
+opentelemetry-instrumentation-flask, for a fraction of its CPU (docs/service.md, "What the
+instrumentation costs"). `MARKETPLACE_INSTRUMENTATION=stock` keeps the Flask instrumentor, as the
+benchmark's baseline.
 """
 
 from __future__ import annotations
 
+import logging
+import threading
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from flask import request
 from opentelemetry import context, trace
 from opentelemetry.trace import Status, StatusCode
 
@@ -23,10 +28,8 @@ if TYPE_CHECKING:
 
     from .settings import Settings
 
-# Probes and scrapes would drown the traces that matter.
-# The instrumentor searches each regex anywhere in the full URL, query string included: anchored
-# to the path, so that a search for "metrics" is still traced.
-EXCLUDED_URLS = r"^[a-z]+://[^/]+/(healthz|readyz|metrics)/?(\?|$)"
+log = logging.getLogger("marketplace.tracing")
+
 UNMATCHED_ROUTE = "<unmatched>"  # also the `route` label of such requests (metrics.py)
 # RFC 9110 and 5789 methods; any other (client-chosen text) names no span.
 KNOWN_METHODS = frozenset(
@@ -43,9 +46,10 @@ def current_trace_id() -> str | None:
 
 
 def current_ids() -> tuple[str, str] | None:
-    """(trace_id, span_id) of the active span, for log lines."""
+    """(trace_id, span_id) of the active sampled span, for log lines: an unsampled span is never
+    exported, so its id would point at a trace nobody can open."""
     ctx = trace.get_current_span().get_span_context()
-    if ctx.is_valid:
+    if ctx.is_valid and ctx.trace_flags.sampled:
         return format(ctx.trace_id, "032x"), format(ctx.span_id, "016x")
     return None
 
@@ -91,13 +95,83 @@ def _exporter(name: str, settings: Settings):
     return OTLPSpanExporter()  # endpoint, headers, timeout: from OTEL_EXPORTER_OTLP_* itself
 
 
-def build_tracer_provider(settings: Settings, version: str, extra_exporter=None):
+class SpanDrops:
+    """What the batch processor drops when its bounded queue is full (the exporter cannot keep
+    up, or the endpoint is down): every span counted, the first drop said in one log line; the
+    SDK's own warning would repeat for every span."""
+
+    def __init__(self, count: Callable[[int], None]):
+        self._count = count
+        self._lock = threading.Lock()
+        self._said = False
+
+    def __call__(self, spans: int) -> None:
+        self._count(spans)
+        if self._said:
+            return
+        with self._lock:
+            if self._said:
+                return
+            self._said = True
+        log.warning(
+            "Span export queue full: spans are dropped until the exporter catches up",
+            extra={"event": "spans_dropped", "metric": "marketplace_tracing_spans_dropped_total"},
+        )
+
+
+class _QueueFullFilter(logging.Filter):
+    """Drops the SDK's per-span "Queue full" warning: SpanDrops reports the drop once."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith("Queue full")
+
+
+_SDK_BATCH_LOGGER = "opentelemetry.sdk._shared_internal"
+
+
+class _DropHook:
+    """The batch processor's internal-metrics object with `drop_items` also feeding SpanDrops.
+    The processor offers no public drop callback; this object is the one place it reports a
+    drop (opentelemetry-sdk 1.45, `_shared_internal.BatchProcessor.emit`)."""
+
+    def __init__(self, inner, drops: SpanDrops):
+        self._inner, self._drops = inner, drops
+
+    def register_queue_size(self, get_queue_size) -> None:
+        self._inner.register_queue_size(get_queue_size)
+
+    def finish_items(self, count: int) -> None:
+        self._inner.finish_items(count)
+
+    def drop_items(self, count: int, error_type: str = "queue_full") -> None:
+        self._inner.drop_items(count, error_type)
+        if error_type == "queue_full":
+            self._drops(count)
+
+
+def batch_processor(exporter, drops: SpanDrops | None = None):
+    """A BatchSpanProcessor (its sizes from OTEL_BSP_*) whose queue-full drops go to `drops`."""
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
+    processor = BatchSpanProcessor(exporter)
+    if drops is not None:
+        inner = processor._batch_processor
+        inner._metrics = _DropHook(inner._metrics, drops)
+        sdk_log = logging.getLogger(_SDK_BATCH_LOGGER)
+        if not any(isinstance(f, _QueueFullFilter) for f in sdk_log.filters):
+            sdk_log.addFilter(_QueueFullFilter())
+    return processor
+
+
+def build_tracer_provider(
+    settings: Settings, version: str, extra_exporter=None, drops: SpanDrops | None = None
+):
     """A TracerProvider with the contract's resource; None when OTEL_SDK_DISABLED=true."""
     if settings.otel_sdk_disabled:
         return None
     from opentelemetry.sdk.resources import Resource
     from opentelemetry.sdk.trace import TracerProvider
-    from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 
     resource = Resource.create(
         {
@@ -109,37 +183,34 @@ def build_tracer_provider(settings: Settings, version: str, extra_exporter=None)
     )
     provider = TracerProvider(resource=resource)
     for name in settings.traces_exporters:
-        provider.add_span_processor(BatchSpanProcessor(_exporter(name, settings)))
+        provider.add_span_processor(batch_processor(_exporter(name, settings), drops))
     if extra_exporter is not None:
         # Tests read finished spans synchronously.
         provider.add_span_processor(SimpleSpanProcessor(extra_exporter))
     return provider
 
 
-def _name_unmatched(span, environ) -> None:
-    """A request no URL rule matched would be named after its raw path ("GET /wp-login.php"):
-    one span name per scanned path, which span-metrics would turn into one series each."""
-    if request.url_rule is None and span.is_recording():
-        method = environ.get("REQUEST_METHOD", "")
-        span.update_name(f"{method if method in KNOWN_METHODS else 'HTTP'} {UNMATCHED_ROUTE}")
+class _PassThroughTracer(trace.Tracer):
+    """MARKETPLACE_INTERNAL_SPANS=false: no span per operation; the request's server span stays
+    current, so log lines and exemplars still carry its trace id."""
+
+    def start_span(self, name, context=None, *args, **kwargs):
+        return trace.NonRecordingSpan(trace.get_current_span(context).get_span_context())
+
+    def start_as_current_span(self, name, context=None, *args, **kwargs):
+        return trace.use_span(self.start_span(name, context), end_on_exit=False)
 
 
-def init_app(app: Flask, settings: Settings, version: str) -> trace.Tracer:
-    provider = build_tracer_provider(settings, version, app.config.get("SPAN_EXPORTER"))
+def init_app(
+    app: Flask, settings: Settings, version: str, drops: SpanDrops | None = None
+) -> trace.Tracer:
+    """The provider (in `app.extensions`; httpspans adds the server span per request with it) and
+    the tracer for the service's own spans. The provider is shut down (its spans exported) by
+    `app.extensions["marketplace.close"]`."""
+    provider = build_tracer_provider(settings, version, app.config.get("SPAN_EXPORTER"), drops)
     if provider is None:
         return trace.NoOpTracer()
-    from opentelemetry.instrumentation.flask import FlaskInstrumentor
-    from opentelemetry.metrics import NoOpMeterProvider
-
-    FlaskInstrumentor().instrument_app(
-        app,
-        request_hook=_name_unmatched,
-        tracer_provider=provider,
-        excluded_urls=EXCLUDED_URLS,
-        enable_commenter=False,
-        # Request metrics come from prometheus-client (metrics.py); the OTel copies would only
-        # cost time on every request.
-        meter_provider=NoOpMeterProvider(),
-    )
     app.extensions["marketplace.tracer_provider"] = provider
+    if not settings.internal_spans:
+        return _PassThroughTracer()
     return provider.get_tracer("marketplace", version)

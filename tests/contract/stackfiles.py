@@ -14,7 +14,7 @@ from typing import Any
 
 import yaml
 
-from ops import topology
+from ops.stack import topology
 
 REPO = topology.REPO_ROOT
 COMPOSE_FILE = REPO / "compose.yaml"

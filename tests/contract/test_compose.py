@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -12,7 +11,7 @@ from pathlib import Path
 import pytest
 import stackfiles as sf
 
-from ops import compose as compose_ops
+from ops.stack import compose as compose_ops
 
 pytestmark = pytest.mark.contract
 
@@ -40,27 +39,6 @@ def test_interpolated_compose_file_is_valid_against_the_compose_spec_schema(tmp_
     rendered.write_text(json.dumps(sf.compose()), encoding="utf-8")
     result = _schema_check(rendered)
     assert result.returncode == 0, result.stdout + result.stderr
-
-
-def test_docker_compose_config_accepts_the_file():
-    if shutil.which("docker") is None:
-        pytest.skip(
-            "no docker CLI: the JSON-schema tests above stand in for `docker compose config`"
-        )
-    version = subprocess.run(
-        ["docker", "compose", "version"], capture_output=True, text=True, check=False
-    )
-    if version.returncode != 0:
-        pytest.skip("docker CLI without the compose plugin: the JSON-schema tests stand in")
-    result = subprocess.run(
-        ["docker", "compose", "config", "--quiet"],
-        cwd=sf.REPO,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=60,
-    )
-    assert result.returncode == 0, result.stderr
 
 
 def test_services_are_the_ones_the_contract_names():

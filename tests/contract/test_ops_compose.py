@@ -11,7 +11,7 @@ import threading
 import pytest
 import stackfiles as sf
 
-from ops import compose, topology
+from ops.stack import compose, topology
 
 pytestmark = pytest.mark.contract
 

@@ -76,6 +76,7 @@ def test_stream_labels_are_exactly_the_bounded_set(job):
 
 def test_no_label_is_built_from_the_query_or_error_text(job):
     expressions = _expressions(job)
+    assert _stages(job, "labels"), "no labels stage: the loop below would check nothing"
     for stage in _stages(job, "labels"):
         for name, source in stage.items():
             expression = expressions[source or name]
@@ -99,10 +100,18 @@ def test_every_stage_reads_a_field_the_json_stage_extracts(job):
     assert timestamp["format"] == "RFC3339Nano"
 
 
-def test_json_expressions_are_valid_jmespath(job):
-    for name, expression in _expressions(job).items():
+def test_json_expressions_are_valid_jmespath_and_each_is_used(job):
+    expressions = _expressions(job)
+    assert expressions, "the json stage extracts nothing"
+    for expression in expressions.values():
         jmespath.compile(expression)  # raises on a syntax error
-        assert name
+    used = {
+        source or name
+        for kind in ("labels", "structured_metadata")
+        for stage in _stages(job, kind)
+        for name, source in stage.items()
+    } | {stage["source"] for stage in _stages(job, "timestamp")}
+    assert set(expressions) == used, "a field is extracted that no stage reads, or the reverse"
 
 
 def test_static_job_label_matches_the_prometheus_job(job):
@@ -131,6 +140,7 @@ def test_every_line_yields_the_stream_labels_and_a_parseable_timestamp(job, serv
     label_sources = {
         name: source or name for stage in _stages(job, "labels") for name, source in stage.items()
     }
+    assert label_sources and service_log_lines, "nothing to check"
     for line in service_log_lines:
         stamp = jmespath.search(expressions[timestamp["source"]], line)
         assert isinstance(stamp, str) and RFC3339NANO.fullmatch(stamp), stamp
@@ -179,6 +189,27 @@ def _loki_expressions() -> list[tuple[str, str]]:
             elif isinstance(node, list):
                 stack.extend((child, inherited) for child in node)
     return found
+
+
+def test_every_query_of_the_logs_dashboard_targets_the_loki_datasource():
+    """Its LogQL runs against Loki only in tests/stack (a compose stack); here, that every panel
+    and target names the provisioned Loki datasource by uid, so none is sent elsewhere."""
+    provisioned = sf.load_yaml("grafana/provisioning/datasources/datasources.yaml")
+    (loki,) = [d for d in provisioned["datasources"] if d["type"] == "loki"]
+    dashboard = json.loads((sf.REPO / "grafana/dashboards/marketplace-logs.json").read_text())
+    queried = [panel for panel in dashboard["panels"] if panel.get("targets")]
+    assert len(queried) >= 4
+    for panel in queried:
+        assert panel["datasource"] == {"type": "loki", "uid": loki["uid"]}, panel["title"]
+        for target in panel["targets"]:
+            assert target.get("datasource", panel["datasource"]) == panel["datasource"]
+            assert target["expr"].lstrip().startswith(("{", "sum", "topk")), target["expr"]
+
+
+def test_the_logs_dashboard_has_log_queries_to_check():
+    """The parametrized check below runs once per query: with none found it would not run."""
+    names = [name for name, _ in _loki_expressions()]
+    assert names.count("marketplace-logs.json") >= 4  # the spec's four LogQL queries
 
 
 SELECTOR = re.compile(r"\{([^{}]*)\}")

@@ -6,7 +6,10 @@ Fixtures other test modules can reuse:
 - `stack` (function): the same stack, put back afterwards: faults cleared on both variants and any
   component a test stopped started again. Use it to `set_faults`/`clear_faults`/`stop`/`start`;
 - `fault_scenarios` (session): the three fault scenarios, each on its own stack in the background
-  (started with the first integration test, so their 5 minute `for` overlaps everything else).
+  (started with the first integration test, so their 5 minute `for` overlaps everything else);
+- `outage_runs` (session): Alertmanager's and the alert sink's outages (outages.py), on a stack of
+  their own in the background; `quiet_stack` (session): a fresh stack under the default load that
+  nothing touches, up from the first integration test to the last (test_quiet.py).
 """
 
 from __future__ import annotations
@@ -15,12 +18,14 @@ import json
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 
+import figures
 import pytest
 from livestack import LiveStack, free_ports
+from outages import alert_path_outages
 from scenarios import Outcome, Scenario, scenarios
 
-from ops import topology
-from ops.native import NativeStack
+from ops.stack import topology
+from ops.stack.launcher import NativeStack
 from tests.conftest import require_binary
 
 INTERVAL = "1s"  # scrape and rule evaluation; rule windows and `for` stay as committed
@@ -157,11 +162,52 @@ def _report(config: pytest.Config, runs: dict[str, ScenarioRun]) -> None:
 TIMINGS = pytest.StashKey[list]()
 
 
+@pytest.fixture(scope="session")
+def outage_runs(tmp_path_factory) -> Future:
+    """The future result of outages.alert_path_outages, played in the background."""
+    stack = _new_stack(tmp_path_factory, "outages", 1.0, ("marketplace-v2",))
+    abort = threading.Event()
+
+    def play():
+        try:
+            stack.up(timeout=120)
+            return alert_path_outages(LiveStack(stack), abort)
+        finally:
+            stack.down()
+
+    pool = ThreadPoolExecutor(1, thread_name_prefix="outages")
+    try:
+        yield pool.submit(play)
+    finally:
+        abort.set()
+        pool.shutdown(wait=True, cancel_futures=True)
+        stack.down()
+        stack.close()
+
+
+@pytest.fixture(scope="session")
+def quiet_stack(tmp_path_factory) -> LiveStack:
+    """A fresh stack at the load generator's default rate (.env), left alone for the whole run."""
+    stack = _new_stack(tmp_path_factory, "quiet", None)
+    _AFTER_LAST_INTEGRATION_TEST.append(stack.down)
+    try:
+        stack.up(timeout=120)
+        yield LiveStack(stack)
+    finally:
+        stack.down()
+        stack.close()
+
+
+# Started with the first integration test when a selected test needs them; their tests run last.
+BACKGROUND = ("fault_scenarios", "outage_runs", "quiet_stack")
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _start_scenarios_first(request) -> None:
-    """Start the fault scenarios with the first integration test if any test of them runs."""
-    if any("fault_scenarios" in item.fixturenames for item in request.session.items):
-        request.getfixturevalue("fault_scenarios")
+    """Start the background stacks with the first integration test if any test of them runs."""
+    for name in BACKGROUND:
+        if any(name in item.fixturenames for item in request.session.items):
+            request.getfixturevalue(name)
 
 
 def pytest_collection_modifyitems(config, items) -> None:
@@ -169,14 +215,21 @@ def pytest_collection_modifyitems(config, items) -> None:
     # in the slots the integration tests had, so other directories keep their order.
     slots = [i for i, item in enumerate(items) if item.get_closest_marker("integration")]
     chosen = [items[i] for i in slots]
-    ordered = sorted(chosen, key=lambda item: "fault_scenarios" in item.fixturenames)
+    ordered = sorted(chosen, key=_background_last)
     for slot, item in zip(slots, ordered, strict=True):
         items[slot] = item
     if ordered:
         config.stash[LAST_INTEGRATION_TEST] = ordered[-1].nodeid
 
 
+def _background_last(item) -> tuple[bool, bool]:
+    # The quiet stack's test last of all: it covers the whole run.
+    names = set(item.fixturenames)
+    return bool(names & set(BACKGROUND)), "quiet_stack" in names
+
+
 def pytest_terminal_summary(terminalreporter, config) -> None:
+    figures.summary(terminalreporter, config)
     rows = config.stash.get(TIMINGS, None)
     if not rows:
         return

@@ -18,8 +18,8 @@ from typing import Any, TypeVar
 import requests
 import yaml
 
-from ops import topology
-from ops.native import NativeStack
+from ops.stack import topology
+from ops.stack.launcher import NativeStack
 
 RULES_DIR = topology.REPO_ROOT / "prometheus" / "rules"
 DASHBOARDS_DIR = topology.REPO_ROOT / "grafana" / "dashboards"

@@ -52,8 +52,10 @@ def check_slack(out: Outcome, receiver: str) -> None:
 
 
 def check_timing(out: Outcome, receiver: str, kind: str) -> None:
-    # `for` is kept: nothing may page before the condition has held that long.
+    # `for` is kept: nothing may page before the condition has held that long, and the page
+    # comes within 30 s of it (docs/alerting.md, "Fault to page": where the seconds go).
     assert out.fire_delay(receiver, kind) >= for_seconds(out.alertname) - 1
+    assert out.fire_delay(receiver, kind) <= for_seconds(out.alertname) + 30, out.steps
     assert out.resolved[receiver, kind]["id"] > out.firing[receiver, kind]["id"]
 
 

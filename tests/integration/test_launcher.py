@@ -11,9 +11,10 @@ import sys
 import pytest
 import yaml
 
-from ops import native, procs
-from ops.native import NativeStack
-from ops.procs import ProcessSurvived, ProcessTable
+from ops.stack import native, procs, render
+from ops.stack.components import LOADGEN
+from ops.stack.launcher import NativeStack
+from ops.stack.procs import ProcessSurvived, ProcessTable
 
 pytestmark = pytest.mark.unit
 
@@ -115,7 +116,7 @@ def test_a_failed_up_stops_only_what_it_started(tmp_path, monkeypatch, capsys):
         assert "prometheus exited during start-up" in capsys.readouterr().err
         assert before.procs.running("alertsink") == was_running
         assert before.procs.names() == ["alertsink"]
-        for name in ("marketplace-v1", "marketplace-v2", "alertmanager", native.LOADGEN):
+        for name in ("marketplace-v1", "marketplace-v2", "alertmanager", LOADGEN):
             assert before.procs.running(name) is None
     finally:
         before.down()
@@ -135,7 +136,7 @@ def test_the_sink_gets_its_port_and_the_receivers_alertmanager_names(tmp_path):
 
     _, env = stack.command("alertsink")
 
-    config = yaml.safe_load((native.render.ALERTMANAGER_DIR / "alertmanager.yml").read_text())
+    config = yaml.safe_load((render.ALERTMANAGER_DIR / "alertmanager.yml").read_text())
     assert env["ALERTSINK_PORT"] == "40123"
     assert env["ALERTSINK_RECEIVERS"].split(",") == [r["name"] for r in config["receivers"]]
 

@@ -17,10 +17,12 @@ import pytest
 import yaml
 from exprcheck import V1_NAN_RECORDS, VERSIONS, finite_gaps
 from livestack import LiveStack, rule_files, rules, wait_for
+from outages import restart_figure, stored_samples
 
-from ops import topology
-from ops.procs import polls, tail
-from ops.render import ALERTMANAGER_DIR
+from ops.polling import polls
+from ops.stack import topology
+from ops.stack.procs import tail
+from ops.stack.render import ALERTMANAGER_DIR
 
 pytestmark = pytest.mark.integration
 
@@ -148,9 +150,12 @@ def test_watchdog_travels_through_alertmanager_to_its_receiver(native_stack: Liv
         assert alert["labels"]["severity"] == "none"
 
 
-def test_prometheus_keeps_its_data_across_a_restart(stack: LiveStack):
+def test_prometheus_keeps_its_data_across_a_restart(stack: LiveStack, request):
     wait_for(
-        lambda: stack.value('count_over_time(up{job="marketplace", version="v2"}[15s])'),
+        # Most of the window, not the first scrape: `at` below must fall after both first scrapes.
+        lambda: (
+            (stack.value('count_over_time(up{job="marketplace", version="v2"}[15s])') or 0) >= 10
+        ),
         60,
         "15s of v2 scrapes",
     )
@@ -158,8 +163,11 @@ def test_prometheus_keeps_its_data_across_a_restart(stack: LiveStack):
     expr = 'count_over_time(up{job="marketplace"}[15s])'
     before = {s["metric"]["version"]: s["value"][1] for s in stack.query(expr, at=at)}
     assert set(before) == {"v1", "v2"}
+    stored = stored_samples(stack, at)
 
-    stack.restart("prometheus")
+    took = stack.restart("prometheus")
 
     after = {s["metric"]["version"]: s["value"][1] for s in stack.query(expr, at=at)}
     assert after == before
+    figure = restart_figure(stack, request.config, at, stored, took)  # printed, .run/*.json
+    assert figure["samples_after"] == figure["samples_before"]

@@ -15,8 +15,10 @@ import time
 import pytest
 import requests
 
-from ops import topology, verify, verify_rows
-from ops._http import Endpoints
+from ops.checks import rows as verify_rows
+from ops.checks import verify
+from ops.promapi import Endpoints
+from ops.stack import topology
 from tests.conftest import require_binary
 
 pytestmark = pytest.mark.integration
@@ -74,7 +76,7 @@ def _failed(rows: dict[str, verify_rows.Row]) -> set[str]:
 def test_verify_passes_on_the_healthy_stack_and_delivers_its_test_alert(ops_env):
     env = ops_env
     _wait_for(lambda: not _failed(_rows(env, False)), 60, "every check but the alert to pass")
-    done = _run("ops.verify", "--mode", "native", "--format", "json", env=env)
+    done = _run("ops.checks", "verify", "--mode", "native", "--format", "json", env=env)
     assert done.returncode == 0, done.stdout + done.stderr
     rows = {r["check"]: r for r in json.loads(done.stdout)["rows"]}
     assert rows["Test alert delivered (info)"]["status"] == "pass"
@@ -114,7 +116,8 @@ def test_a_stopped_component_fails_verify_on_its_own_rows(
         interval=1,
     )
     assert _failed(rows) == expected
-    done = _run("ops.verify", "--mode", "native", "--no-alert", "--format", "json", env=env)
+    args = ("--mode", "native", "--no-alert", "--format", "json")
+    done = _run("ops.checks", "verify", *args, env=env)
     assert done.returncode == 1
     cli_failed = {r["check"] for r in json.loads(done.stdout)["rows"] if r["status"] == "fail"}
     assert cli_failed == expected - {"Test alert delivered (info)"}
@@ -130,7 +133,8 @@ def test_a_stopped_component_fails_verify_on_its_own_rows(
 def test_drill_arrives_at_the_receiver_amtool_names(ops_env, severity, receiver, kinds):
     require_binary("amtool")
     env = ops_env
-    done = _run("ops.drill", "--severity", severity, "--format", "json", "--timeout", "30", env=env)
+    args = ("--severity", severity, "--format", "json", "--timeout", "30")
+    done = _run("ops.checks", "drill", *args, env=env)
     assert done.returncode == 0, done.stdout + done.stderr
     result = json.loads(done.stdout)
     assert result["expected_receivers"] == [receiver]
@@ -183,7 +187,7 @@ def test_an_error_fault_on_v2_burns_the_errors_budget_in_the_report(stack, ops_e
         expected_ratio = _expected_errors_ratio_1h(prom, time.monotonic() - began)
         fault_seconds = time.monotonic() - began
         samples = _instant(prom, 'count_over_time(up{job="marketplace", version="v2"}[1h])')
-        done = _run("ops.slo_report", *args, env=env)
+        done = _run("ops.slo", *args, env=env)
         assert done.returncode == 0, done.stderr
     finally:
         stack.clear_faults("marketplace-v2")
@@ -216,6 +220,6 @@ def test_an_error_fault_on_v2_burns_the_errors_budget_in_the_report(stack, ops_e
     assert report["cache"]["items"]
     assert png.read_bytes()[:4] == b"\x89PNG"
 
-    markdown = _run("ops.slo_report", "--format", "markdown", "--window", "1h", env=env)
+    markdown = _run("ops.slo", "--format", "markdown", "--window", "1h", env=env)
     assert markdown.returncode == 0
     assert "| Error rate < 1%" in markdown.stdout

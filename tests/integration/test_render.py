@@ -11,7 +11,7 @@ import subprocess
 import pytest
 import yaml
 
-from ops import render, topology
+from ops.stack import render, topology
 from tests.conftest import require_binary
 
 pytestmark = pytest.mark.unit

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import yaml
 
-from ops import topology
+from ops.stack import topology
 from tests.conftest import require_binary
 
 REPO = topology.REPO_ROOT

@@ -1,6 +1,6 @@
 """Fixtures for the tests against a running compose stack (`make up`, then `make test-stack`).
 
-Hosts come from ops.topology: the published ports in .env, or `<NAME>_URL` from the environment
+Hosts come from ops.stack.topology: the published ports in .env, or `<NAME>_URL` from the env
 (e.g. GRAFANA_URL=http://stack.example:3000). When Grafana does not answer, no compose stack is
 running and every test here is skipped with that reason.
 """
@@ -13,8 +13,8 @@ from collections.abc import Callable
 import pytest
 import requests
 
-from ops import compose as compose_ops
-from ops import topology
+from ops.stack import compose as compose_ops
+from ops.stack import topology
 
 
 @pytest.fixture(scope="session")

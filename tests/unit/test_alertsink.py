@@ -9,7 +9,7 @@ import yaml
 from prometheus_client import REGISTRY
 
 from alertsink import DEFAULT_RECEIVERS, __main__, create_app, parse
-from ops.topology import load_env
+from ops.stack.topology import load_env
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -9,10 +9,11 @@ time, `vocabulary` learns the catalog's ids and terms from the service's own set
 """
 
 from marketplace.loadgen.mix import Mix, PlannedRequest, Planner, Vocabulary, Zipf
-from marketplace.loadgen.pacing import Pacer
+from marketplace.loadgen.pacing import Clock, Pacer
 from marketplace.loadgen.runner import Runner, Target, TargetStats
 
 __all__ = [
+    "Clock",
     "Mix",
     "Pacer",
     "PlannedRequest",

@@ -2,6 +2,21 @@
 
 from __future__ import annotations
 
+import threading
+import time
+
+
+class Clock:
+    """What pacing reads and waits on: real monotonic time here. A test passes a clock whose
+    time moves only when the runner waits, so no result depends on how fast the machine is."""
+
+    def now(self) -> float:
+        return time.monotonic()
+
+    def wait(self, stop: threading.Event, seconds: float) -> bool:
+        """Wait up to `seconds`, cut short by `stop`; True when `stop` is set."""
+        return stop.wait(seconds)
+
 
 class Pacer:
     """Due times on an absolute grid: request i is due at start + i / rate.

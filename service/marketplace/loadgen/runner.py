@@ -20,7 +20,7 @@ from typing import TextIO
 import requests
 
 from marketplace.loadgen.mix import PlannedRequest
-from marketplace.loadgen.pacing import Pacer
+from marketplace.loadgen.pacing import Clock, Pacer
 
 USER_AGENT = "marketplace-loadgen/1"
 LATENCY_WINDOW = 20_000  # latency samples kept per target between two progress lines
@@ -175,7 +175,7 @@ class Runner:
         duration: float | None = None,
         progress_every: float = 10.0,
         out: TextIO | None = None,
-        clock: Callable[[], float] = time.monotonic,
+        clock: Clock | None = None,
     ) -> None:
         if not targets:
             raise ValueError("at least one target is needed")
@@ -186,18 +186,18 @@ class Runner:
         self.duration = duration
         self.progress_every = progress_every
         self.out = out or sys.stdout
-        self.clock = clock
+        self.clock = clock or Clock()
 
     def run(self, stop: threading.Event) -> list[TargetStats]:
         for target in self.targets:
             target.start()
-        start = self.clock()
+        start = self.clock.now()
         pacer = Pacer(self.rate, start)
         deadline = start + self.duration if self.duration is not None else float("inf")
         next_progress = start + self.progress_every
         try:
             while not stop.is_set():
-                now = self.clock()
+                now = self.clock.now()
                 if now >= deadline or (self.count is not None and pacer.sent >= self.count):
                     break
                 if now >= next_progress:
@@ -205,7 +205,7 @@ class Runner:
                     next_progress += self.progress_every
                 wait = pacer.wait_time(now)
                 if wait > 0:
-                    stop.wait(min(wait, next_progress - now, deadline - now))
+                    self.clock.wait(stop, min(wait, next_progress - now, deadline - now))
                     continue
                 planned = next(self.plan)
                 for target in self.targets:
@@ -215,7 +215,7 @@ class Runner:
             for target in self.targets:
                 target.close(discard_queued=stop.is_set())
             end = " (stopped)" if stop.is_set() else " (done)"
-            self._print(progress_line(self.clock() - start, self.targets) + end)
+            self._print(progress_line(self.clock.now() - start, self.targets) + end)
         return [target.stats for target in self.targets]
 
     def _print(self, line: str) -> None:

@@ -1,0 +1,5 @@
+import sys
+
+from ops.bench.runner import main
+
+sys.exit(main())

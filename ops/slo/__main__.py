@@ -1,0 +1,5 @@
+import sys
+
+from ops.slo.cli import main
+
+sys.exit(main())

@@ -1,0 +1,5 @@
+import sys
+
+from ops.soak.run import main
+
+sys.exit(main())
