@@ -58,7 +58,7 @@ run: $(VENV_READY) ## run one marketplace variant alone (VARIANT=v1|v2)
 catalog: $(VENV_READY) ## write a synthetic catalog: make catalog SIZE=10000 OUT=catalog.ttl
 	$(PY) -m marketplace.catalog.generate --size $(or $(SIZE),1000) --out $(or $(OUT),catalog-$(or $(SIZE),1000).ttl)
 
-bench: $(VENV_READY) ## benchmark v2/v1/bare at 10,000 packages; writes bench-results.json
+bench: $(VENV_READY) ## issue-10 targets and per-signal costs at 10,000 packages (~6 min; uses wrk when installed); writes bench-results.json
 	$(PY) -m ops.bench
 
 soak: $(VENV_READY) ## v2 at full load, every fault in turn; resource growth and 5xx (DURATION=10m)

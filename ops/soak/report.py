@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ops import promapi
+
 GROWTH_LIMIT = 0.05  # growth of any watched figure from start to end, as a fraction
 # (snapshot key, label, divisor for display)
 WATCHED = (
@@ -21,14 +23,12 @@ def growth(start: float, end: float) -> float:
 
 
 def parse_duration(text: str) -> float:
-    """Seconds in `90`, `90s`, `10m` or `1h`."""
-    units = {"s": 1, "m": 60, "h": 3600}
+    """Seconds in `90`, `90s`, `10m` or `1h`: Prometheus' durations, a bare number in seconds."""
     text = text.strip().lower()
-    factor = units.get(text[-1:])
-    number = float(text[:-1] if factor else text)
+    number = promapi.parse_duration(text if text[-1:].isalpha() else f"{text}s")
     if number <= 0:
         raise ValueError(f"duration must be positive, got {text!r}")
-    return number * (factor or 1)
+    return number
 
 
 @dataclass

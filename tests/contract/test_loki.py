@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import re
-
 import pytest
 import stackfiles as sf
+
+from ops.promapi import parse_duration
 
 pytestmark = pytest.mark.contract
 
@@ -13,13 +13,6 @@ pytestmark = pytest.mark.contract
 @pytest.fixture(scope="module")
 def config():
     return sf.load_yaml("loki/loki.yaml")
-
-
-def _hours(duration: str) -> float:
-    units = {"h": 1, "d": 24, "w": 168, "m": 1 / 60}
-    parts = re.findall(r"(\d+)([hdwm])", duration)
-    assert parts and "".join(n + u for n, u in parts) == duration, duration
-    return sum(int(n) * units[u] for n, u in parts)
 
 
 def test_auth_is_off_so_promtail_and_grafana_need_no_tenant(config):
@@ -58,7 +51,7 @@ def test_retention_runs_through_the_compactor(config):
     # Required once retention is on; Loki refuses to start without it.
     assert compactor["delete_request_store"] == "filesystem"
     assert compactor["working_directory"].startswith("/loki/")
-    assert _hours(config["limits_config"]["retention_period"]) >= 24
+    assert parse_duration(config["limits_config"]["retention_period"]) >= 24 * 3600
 
 
 def test_data_directory_is_the_named_volume():

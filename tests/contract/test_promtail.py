@@ -10,6 +10,7 @@ from pathlib import Path
 import jmespath
 import pytest
 import stackfiles as sf
+from grafanafiles import datasources
 
 pytestmark = pytest.mark.contract
 
@@ -194,8 +195,7 @@ def _loki_expressions() -> list[tuple[str, str]]:
 def test_every_query_of_the_logs_dashboard_targets_the_loki_datasource():
     """Its LogQL runs against Loki only in tests/stack (a compose stack); here, that every panel
     and target names the provisioned Loki datasource by uid, so none is sent elsewhere."""
-    provisioned = sf.load_yaml("grafana/provisioning/datasources/datasources.yaml")
-    (loki,) = [d for d in provisioned["datasources"] if d["type"] == "loki"]
+    (loki,) = [d for d in datasources().values() if d["type"] == "loki"]
     dashboard = json.loads((sf.REPO / "grafana/dashboards/marketplace-logs.json").read_text())
     queried = [panel for panel in dashboard["panels"] if panel.get("targets")]
     assert len(queried) >= 4

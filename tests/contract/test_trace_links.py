@@ -13,6 +13,7 @@ import re
 
 import pytest
 import stackfiles as sf
+from grafanafiles import datasources
 
 pytestmark = pytest.mark.contract
 
@@ -27,11 +28,6 @@ TEMPO_SPAN_METRICS = {
     "traces_spanmetrics_size_total",
 }
 TEMPO_INTRINSIC_LABELS = {"service", "span_name", "span_kind", "status_code"}
-
-
-def _datasources() -> dict[str, dict]:
-    config = sf.load_yaml("grafana/provisioning/datasources/datasources.yaml")
-    return {ds["uid"]: ds for ds in config["datasources"]}
 
 
 def exemplar_labels_sent_to_prometheus() -> dict[str, str]:
@@ -60,7 +56,7 @@ def exemplar_labels_sent_to_prometheus() -> dict[str, str]:
 def test_every_exemplar_source_has_a_trace_link():
     sources = exemplar_labels_sent_to_prometheus()
     assert {"trace_id", "traceID"} <= set(sources), sources
-    destinations = _datasources()["prometheus"]["jsonData"]["exemplarTraceIdDestinations"]
+    destinations = datasources()["prometheus"]["jsonData"]["exemplarTraceIdDestinations"]
     names = {d["name"] for d in destinations}
     missing = {label: source for label, source in sources.items() if label not in names}
     assert not missing, f"exemplars without a link to Tempo: {missing}"
@@ -74,7 +70,7 @@ def test_traces_to_metrics_queries_tempos_span_metrics_by_their_labels():
     dimensions = tempo_config["metrics_generator"]["processor"]["span_metrics"]["dimensions"]
     labels = TEMPO_INTRINSIC_LABELS | {d.replace(".", "_") for d in dimensions}
 
-    traces_to_metrics = _datasources()["tempo"]["jsonData"]["tracesToMetrics"]
+    traces_to_metrics = datasources()["tempo"]["jsonData"]["tracesToMetrics"]
     for tag in traces_to_metrics["tags"]:
         assert tag.get("value", tag["key"]) in labels, tag
     for query in traces_to_metrics["queries"]:
@@ -86,4 +82,4 @@ def test_the_service_map_has_tempos_service_graph_metrics():
     tempo_config = sf.load_yaml("tempo/tempo.yaml")
     processors = tempo_config["overrides"]["defaults"]["metrics_generator"]["processors"]
     assert "service-graphs" in processors
-    assert _datasources()["tempo"]["jsonData"]["serviceMap"]["datasourceUid"] == "prometheus"
+    assert datasources()["tempo"]["jsonData"]["serviceMap"]["datasourceUid"] == "prometheus"

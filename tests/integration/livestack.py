@@ -16,8 +16,9 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import requests
-import yaml
 
+from ops import rulefiles
+from ops.polling import polls
 from ops.stack import topology
 from ops.stack.launcher import NativeStack
 
@@ -46,18 +47,14 @@ def session() -> requests.Session:
 
 def wait_for(probe: Callable[[], T | None], timeout: float, what: str, interval: float = 1.0) -> T:
     """The first truthy result of `probe`, polled until `timeout` seconds have passed."""
-    deadline = time.monotonic() + timeout
     last_error: Exception | None = None
-    for _ in range(int(timeout / interval) + 2):
+    for _ in polls(timeout, interval):
         try:
             result = probe()
             if result:
                 return result
         except (requests.RequestException, KeyError, ValueError) as exc:
             last_error = exc
-        if time.monotonic() >= deadline:
-            break
-        time.sleep(interval)
     suffix = f" (last error: {last_error})" if last_error else ""
     raise TimeoutError(f"{what}: not within {timeout:g}s{suffix}")
 
@@ -143,13 +140,9 @@ class LiveStack:
 
 # ---- the committed rule and dashboard files ----------------------------------------------------
 def rule_files() -> list[Path]:
-    return sorted(RULES_DIR.glob("*.yml"))
+    return rulefiles.rule_files(RULES_DIR)
 
 
 def rules(kind: str) -> list[dict]:
     """Every rule of `kind` ("alert" or "record") in prometheus/rules/*.yml, in file order."""
-    found = []
-    for path in rule_files():
-        for group in (yaml.safe_load(path.read_text()) or {}).get("groups", []):
-            found += [rule for rule in group.get("rules", []) if kind in rule]
-    return found
+    return [rule for _, _, rule in rulefiles.rules(rule_files()) if kind in rule]

@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 
 from livestack import LiveStack, parse_time, rules
 
+from ops.polling import Clock, polls
+
 V2 = "marketplace-v2"
 # Well inside the 0.2-0.5s bucket: p95 lands near 0.485s there, above the 200ms warning, and a
 # request must be delayed another 250ms before it counts toward the 500ms critical twin, whose
@@ -119,13 +121,12 @@ def still_holds(live: LiveStack, alertname: str) -> bool:
 def polled(timeout: float, abort: threading.Event, what: str, interval: float = 1.0):
     """0, 1, 2, ... `interval` seconds apart until `timeout` (bounded in count as well); raises
     Aborted as soon as the session ends."""
-    deadline = time.monotonic() + timeout
-    for attempt in range(int(timeout / interval) + 2):
-        yield attempt
-        if time.monotonic() >= deadline:
-            return
-        if abort.wait(interval):
+
+    def sleep(seconds: float) -> None:
+        if abort.wait(seconds):
             raise Aborted(what)
+
+    yield from polls(timeout, interval, Clock(sleep=sleep))
 
 
 def wait_for_traffic(live: LiveStack, abort: threading.Event, searches: int = 20) -> None:

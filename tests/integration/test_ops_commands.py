@@ -17,6 +17,7 @@ import requests
 
 from ops.checks import rows as verify_rows
 from ops.checks import verify
+from ops.polling import polls
 from ops.promapi import Endpoints
 from ops.stack import topology
 from tests.conftest import require_binary
@@ -35,13 +36,11 @@ def ops_env(native_stack) -> dict[str, str]:
 def _wait_for(condition, timeout: float, what: str, interval: float = 0.5):
     """Poll `condition` (returns a truthy value when done): at most `timeout` seconds and at most
     as many polls as fit in it, whichever ends first."""
-    deadline = time.monotonic() + timeout
     last = None
-    for _ in range(int(timeout / interval) + 1):
+    for _ in polls(timeout, interval):
         last = condition()
-        if last or time.monotonic() >= deadline:
+        if last:
             break
-        time.sleep(interval)
     if last:
         return last
     pytest.fail(f"timed out after {timeout:g}s waiting for {what}; last: {last!r}")

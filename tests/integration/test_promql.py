@@ -27,6 +27,7 @@ from exprcheck import (
 from livestack import DASHBOARDS_DIR, LiveStack, rules
 
 from ops.polling import polls
+from tests.contract.grafanafiles import panels
 
 pytestmark = pytest.mark.integration
 
@@ -42,12 +43,6 @@ BUILTINS = {
     "__auto": "1m",
 }
 _VARIABLE = re.compile(r"\$\{(\w+)(?::[^}]*)?\}|\[\[(\w+)(?::[^\]]*)?\]\]|\$(\w+)")
-
-
-def panels(items: list[dict]):
-    for panel in items:
-        yield panel
-        yield from panels(panel.get("panels", []))
 
 
 def datasource_type(ref, variables: dict[str, dict]) -> str | None:

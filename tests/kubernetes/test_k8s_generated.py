@@ -12,6 +12,7 @@ import k8s_render as kr
 import pytest
 import yaml
 
+from ops import rulefiles
 from ops.k8s import sources as k8s_sources
 
 pytestmark = pytest.mark.kubernetes
@@ -67,7 +68,7 @@ def test_the_check_mode_reports_a_hand_edited_and_a_leftover_manifest(tmp_path):
 
 
 def test_each_rule_file_is_one_prometheusrule_with_the_same_groups():
-    rule_files = sorted((kr.REPO / "prometheus" / "rules").glob("*.yml"))
+    rule_files = rulefiles.rule_files()
     assert rule_files
     rules = kr.of_kind(kr.rendered(), "PrometheusRule")
     by_source = {r["metadata"]["annotations"]["marketplace-obs/source"]: r for r in rules}

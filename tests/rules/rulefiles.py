@@ -6,7 +6,6 @@ Prometheus loads: a new rule is picked up by every check without touching a test
 
 from __future__ import annotations
 
-import re
 import subprocess
 from dataclasses import dataclass, field
 from functools import cache
@@ -14,6 +13,8 @@ from pathlib import Path
 
 import yaml
 
+from ops import rulefiles
+from ops.promapi import parse_duration
 from ops.stack import topology
 from tests.conftest import require_binary
 
@@ -29,19 +30,10 @@ RUNBOOK_BASE = (
 )
 GRAFANA_BASE = f"http://localhost:{topology.load_env()['GRAFANA_HOST_PORT']}/d/"
 
-_DURATION = re.compile(r"(\d+)(ms|s|m|h|d|w|y)")
-_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, "y": 31536000}
-
 
 def seconds(duration: str | int | None) -> float:
     """A Prometheus duration ("5m15s", "1d", "0m") in seconds; None or "" is 0."""
-    if not duration:
-        return 0.0
-    text = str(duration)
-    parts = _DURATION.findall(text)
-    if "".join(n + u for n, u in parts) != text:
-        raise ValueError(f"not a Prometheus duration: {text!r}")
-    return sum(int(n) * _UNITS[u] for n, u in parts)
+    return parse_duration(str(duration)) if duration else 0.0
 
 
 @dataclass(frozen=True)
@@ -66,7 +58,7 @@ class Rule:
 
 
 def rule_files() -> list[Path]:
-    return sorted(RULES_DIR.glob("*.yml"))
+    return rulefiles.rule_files(RULES_DIR)
 
 
 def unit_test_files() -> list[Path]:
@@ -84,22 +76,20 @@ def load_yaml(path: Path) -> dict:
 
 def rules() -> list[Rule]:
     found = []
-    for path in rule_files():
-        for group in load_yaml(path).get("groups", []):
-            for rule in group.get("rules", []):
-                kind = "alert" if "alert" in rule else "record"
-                found.append(
-                    Rule(
-                        file=path,
-                        group=group["name"],
-                        kind=kind,
-                        name=rule[kind],
-                        expr=rule["expr"],
-                        duration=seconds(rule.get("for")),
-                        labels=dict(rule.get("labels") or {}),
-                        annotations=dict(rule.get("annotations") or {}),
-                    )
-                )
+    for path, group, rule in rulefiles.rules(rule_files()):
+        kind = "alert" if "alert" in rule else "record"
+        found.append(
+            Rule(
+                file=path,
+                group=group,
+                kind=kind,
+                name=rule[kind],
+                expr=rule["expr"],
+                duration=seconds(rule.get("for")),
+                labels=dict(rule.get("labels") or {}),
+                annotations=dict(rule.get("annotations") or {}),
+            )
+        )
     return found
 
 

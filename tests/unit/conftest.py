@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
+import io
+import logging
 from pathlib import Path
 
 import pytest
-from marketplace import create_app
+from marketplace import create_app, logs
 from marketplace.settings import Settings
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
@@ -63,3 +65,18 @@ def client(app):
 @pytest.fixture
 def registry(app):
     return app.extensions["marketplace"].metrics.registry
+
+
+@pytest.fixture
+def log_stream(settings) -> io.StringIO:
+    """The service's JSON log lines, formatted as it formats them, written synchronously to a
+    StringIO from the root logger while the test runs."""
+    stream = io.StringIO()
+    (handler,) = logs.handlers(settings, stream)
+    root = logging.getLogger()
+    old_level = root.level
+    root.addHandler(handler)
+    root.setLevel(logging.DEBUG)
+    yield stream
+    root.removeHandler(handler)
+    root.setLevel(old_level)

@@ -20,17 +20,10 @@ PARENT_ID = "00f067aa0ba902b7"
 
 
 @pytest.fixture
-def captured(settings):
+def captured(log_stream):
     """JSON log lines from the root logger while the test runs (synchronous handler)."""
-    stream = io.StringIO()
-    (handler,) = logs.handlers(settings, stream)
-    root = logging.getLogger()
-    old_level = root.level
-    root.addHandler(handler)
-    root.setLevel(logging.DEBUG)
+    stream = log_stream
     yield lambda: [json.loads(line) for line in stream.getvalue().splitlines()]
-    root.removeHandler(handler)
-    root.setLevel(old_level)
 
 
 def server_span(exporter):

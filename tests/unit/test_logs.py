@@ -15,21 +15,14 @@ RFC3339_UTC = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 
 
 @pytest.fixture
-def captured(settings):
+def captured(log_stream):
     """JSON log lines from the root logger while the test runs."""
-    stream = io.StringIO()
-    (handler,) = logs.handlers(settings, stream)
-    root = logging.getLogger()
-    old_level = root.level
-    root.addHandler(handler)
-    root.setLevel(logging.DEBUG)
+    stream = log_stream
 
     def lines():
         return [json.loads(line) for line in stream.getvalue().splitlines()]
 
     yield lines
-    root.removeHandler(handler)
-    root.setLevel(old_level)
 
 
 def test_search_log_line_has_the_contract_fields(client, captured, span_exporter):

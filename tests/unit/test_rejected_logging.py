@@ -1,12 +1,10 @@
 """Rejected requests (400, 401, 404, 405, 413) leave one info line each: status, method, route
 and a fixed reason, never the raw path, query or body."""
 
-import io
 import json
 import logging
 
 import pytest
-from marketplace import logs
 
 pytestmark = pytest.mark.unit
 
@@ -15,21 +13,14 @@ MARK = "ZZsecretZZ"
 
 
 @pytest.fixture
-def lines(settings):
+def lines(log_stream):
     """The JSON lines written through the service's formatter while the test runs."""
-    stream = io.StringIO()
-    (handler,) = logs.handlers(settings, stream)
-    root = logging.getLogger()
-    old_level = root.level
-    root.addHandler(handler)
-    root.setLevel(logging.DEBUG)
+    stream = log_stream
 
     def read():
         return stream.getvalue(), [json.loads(line) for line in stream.getvalue().splitlines()]
 
     yield read
-    root.removeHandler(handler)
-    root.setLevel(old_level)
 
 
 def rejected(parsed):
