@@ -20,15 +20,13 @@ from concurrent.futures import Future, ThreadPoolExecutor
 
 import figures
 import pytest
-from livestack import LiveStack, free_ports
+from livestack import LiveStack, running, stack_on_free_ports
 from outages import alert_path_outages
 from scenarios import Outcome, Scenario, scenarios
 
 from ops.stack import topology
 from ops.stack.launcher import NativeStack
-from tests.conftest import require_binary
 
-INTERVAL = "1s"  # scrape and rule evaluation; rule windows and `for` stay as committed
 ROUTE_TIMINGS = {"group_wait": "1s", "group_interval": "5s", "repeat_interval": "1h"}
 BASE_LOADGEN_RATE = 5.0
 VARIANTS = ("marketplace-v1", "marketplace-v2")
@@ -40,14 +38,8 @@ def _new_stack(
     loadgen_rate: float,
     loadgen_targets: tuple[str, ...] = VARIANTS,
 ) -> NativeStack:
-    require_binary("prometheus")
-    require_binary("prometheus-alertmanager")
-    ports = dict(zip(topology.NATIVE_COMPONENTS, free_ports(5), strict=True))
-    return NativeStack(
+    return stack_on_free_ports(
         factory.mktemp(name),
-        ports,
-        scrape_interval=INTERVAL,
-        evaluation_interval=INTERVAL,
         route_timings=ROUTE_TIMINGS,
         loadgen_rate=loadgen_rate,
         loadgen_targets=loadgen_targets,
@@ -58,12 +50,8 @@ def _new_stack(
 def native_stack(tmp_path_factory) -> LiveStack:
     stack = _new_stack(tmp_path_factory, "native", BASE_LOADGEN_RATE)
     _AFTER_LAST_INTEGRATION_TEST.append(stack.down)
-    try:
-        stack.up(timeout=120)
-        yield LiveStack(stack)
-    finally:
-        stack.down()
-        stack.close()
+    with running(stack) as live:
+        yield live
 
 
 # Stopped after the last integration test rather than at the end of the session, so the stacks
@@ -190,12 +178,8 @@ def quiet_stack(tmp_path_factory) -> LiveStack:
     """A fresh stack at the load generator's default rate (.env), left alone for the whole run."""
     stack = _new_stack(tmp_path_factory, "quiet", None)
     _AFTER_LAST_INTEGRATION_TEST.append(stack.down)
-    try:
-        stack.up(timeout=120)
-        yield LiveStack(stack)
-    finally:
-        stack.down()
-        stack.close()
+    with running(stack) as live:
+        yield live
 
 
 # Started with the first integration test when a selected test needs them; their tests run last.

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import socket
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import ExitStack, suppress
+from contextlib import ExitStack, contextmanager, suppress
 from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
@@ -21,6 +21,7 @@ from ops import rulefiles
 from ops.polling import polls
 from ops.stack import topology
 from ops.stack.launcher import NativeStack
+from tests.conftest import require_binary
 
 RULES_DIR = topology.REPO_ROOT / "prometheus" / "rules"
 DASHBOARDS_DIR = topology.REPO_ROOT / "grafana" / "dashboards"
@@ -43,6 +44,31 @@ def session() -> requests.Session:
     http = requests.Session()
     http.trust_env = False  # loopback only; a proxy from the environment would intercept it
     return http
+
+
+INTERVAL = "1s"  # scrape and rule evaluation in tests; rule windows and `for` stay as committed
+
+
+def stack_on_free_ports(base: Path, **options: Any) -> NativeStack:
+    """A NativeStack on free loopback ports that scrapes and evaluates every second."""
+    require_binary("prometheus")
+    require_binary("prometheus-alertmanager")
+    names = topology.NATIVE_COMPONENTS
+    ports = dict(zip(names, free_ports(len(names)), strict=True))
+    return NativeStack(
+        base, ports, scrape_interval=INTERVAL, evaluation_interval=INTERVAL, **options
+    )
+
+
+@contextmanager
+def running(stack: NativeStack) -> Iterator[LiveStack]:
+    """The stack up for the block; then every process it started stopped by PID, and closed."""
+    try:
+        stack.up(timeout=120)
+        yield LiveStack(stack)
+    finally:
+        stack.down()
+        stack.close()
 
 
 def wait_for(probe: Callable[[], T | None], timeout: float, what: str, interval: float = 1.0) -> T:

@@ -17,12 +17,8 @@ import math
 import time
 
 import pytest
-from livestack import DASHBOARDS_DIR, LiveStack, free_ports
+from livestack import DASHBOARDS_DIR, LiveStack, running, stack_on_free_ports
 from test_promql import BUILTINS, panels, substitute
-
-from ops.stack import topology
-from ops.stack.launcher import NativeStack
-from tests.conftest import require_binary
 
 pytestmark = pytest.mark.integration
 
@@ -48,26 +44,13 @@ V2_P95 = (0.2 + 0.90 * 0.3, 0.5)  # p95 = 0.485 when all are in it; p50 would gi
 @pytest.fixture(scope="module")
 def known(tmp_path_factory) -> tuple[LiveStack, float]:
     """(the stack, the instant every panel is read at)."""
-    require_binary("prometheus")
-    require_binary("prometheus-alertmanager")
-    ports = dict(zip(topology.NATIVE_COMPONENTS, free_ports(5), strict=True))
-    stack = NativeStack(
-        tmp_path_factory.mktemp("dashboard-values"),
-        ports,
-        scrape_interval="1s",
-        evaluation_interval="1s",
-        loadgen_rate=RATE,
-    )
-    try:
-        stack.up(timeout=120)
+    stack = stack_on_free_ports(tmp_path_factory.mktemp("dashboard-values"), loadgen_rate=RATE)
+    with running(stack) as live:
         stack.set_faults("marketplace-v2", search_latency_ms=V2_SEARCH_DELAY_S * 1000)
         stack.set_faults("marketplace-v1", error_rate=V1_ERROR_RATE)
         # One full rate window under the conditions, plus two scrapes.
         time.sleep(60 + 5)
-        yield LiveStack(stack), time.time()
-    finally:
-        stack.down()
-        stack.close()
+        yield live, time.time()
 
 
 def targets(stem: str) -> list[tuple[str, str, str]]:

@@ -17,11 +17,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 import yaml
-from livestack import LiveStack, free_ports, rules, wait_for
-
-from ops.stack import topology
-from ops.stack.launcher import NativeStack
-from tests.conftest import require_binary
+from livestack import LiveStack, rules, running, stack_on_free_ports, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -39,26 +35,14 @@ RECEIVER = "marketplace-team"  # where a warning of the marketplace goes
 
 @pytest.fixture(scope="module")
 def grouping_stack(tmp_path_factory) -> LiveStack:
-    require_binary("prometheus")
-    require_binary("prometheus-alertmanager")
-    ports = dict(
-        zip(topology.NATIVE_COMPONENTS, free_ports(len(topology.NATIVE_COMPONENTS)), strict=True)
-    )
-    stack = NativeStack(
+    stack = stack_on_free_ports(
         tmp_path_factory.mktemp("grouping"),
-        ports,
-        scrape_interval="1s",
-        evaluation_interval="1s",
         route_timings=TIMINGS,
         loadgen_rate=0.5,
         loadgen_targets=("marketplace-v2",),
     )
-    try:
-        stack.up(timeout=120)
-        yield LiveStack(stack)
-    finally:
-        stack.down()
-        stack.close()
+    with running(stack) as live:
+        yield live
 
 
 def _stamp(at: datetime) -> str:
