@@ -217,23 +217,7 @@ def alertsink(sources: Sources) -> list[dict]:
     meta = {"name": "alertsink", "namespace": MONITORING, "labels": labels}
     selector = {"app.kubernetes.io/name": "alertsink"}
     return [
-        {
-            "apiVersion": "apps/v1",
-            "kind": "Deployment",
-            "metadata": meta,
-            "spec": {
-                "replicas": 1,
-                "selector": {"matchLabels": selector},
-                "template": {
-                    "metadata": {"labels": labels},
-                    "spec": {
-                        "automountServiceAccountToken": False,
-                        "securityContext": _pod_security(),
-                        "containers": [container],
-                    },
-                },
-            },
-        },
+        _single_replica(meta, selector, labels, container),
         {
             "apiVersion": "v1",
             "kind": "Service",
@@ -263,13 +247,23 @@ def loadgen(sources: Sources) -> dict:
         },
         "securityContext": _container_security(),
     }
+    return _single_replica(
+        {"name": "loadgen", "namespace": APP_NAMESPACE, "labels": labels},
+        {"app.kubernetes.io/name": "loadgen"},
+        labels,
+        container,
+    )
+
+
+def _single_replica(meta: dict, selector: dict, labels: dict, container: dict) -> dict:
+    """A one-replica Deployment of one hardened container (the alert sink, the load generator)."""
     return {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
-        "metadata": {"name": "loadgen", "namespace": APP_NAMESPACE, "labels": labels},
+        "metadata": meta,
         "spec": {
             "replicas": 1,
-            "selector": {"matchLabels": {"app.kubernetes.io/name": "loadgen"}},
+            "selector": {"matchLabels": selector},
             "template": {
                 "metadata": {"labels": labels},
                 "spec": {
