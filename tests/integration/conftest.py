@@ -77,6 +77,7 @@ def stack(native_stack: LiveStack) -> LiveStack:
             native_stack.start(name)
     for name in VARIANTS:
         native_stack.clear_faults(name)
+    native_stack.wait_targets_up()
 
 
 class ScenarioRun:

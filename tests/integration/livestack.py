@@ -163,6 +163,17 @@ class LiveStack:
     def restart(self, component: str, timeout: float = 60.0) -> float:
         return self.stack.restart(component, timeout)
 
+    def wait_targets_up(self, timeout: float = 30.0) -> list[dict]:
+        """Every active target's last scrape up: a restarted component is ready before
+        Prometheus's next scrape of it says so, and a test that reads target health must not
+        inherit the previous test's outage."""
+
+        def all_up() -> list[dict] | None:
+            targets = self.prom("/api/v1/targets", state="active")["activeTargets"]
+            return targets if targets and all(t["health"] == "up" for t in targets) else None
+
+        return wait_for(all_up, timeout, "every Prometheus target up", interval=0.5)
+
 
 # ---- the committed rule and dashboard files ----------------------------------------------------
 def rule_files() -> list[Path]:
