@@ -1,8 +1,9 @@
 """One benchmark phase: one server process in one configuration, its loads in order.
 
 A phase that exports gets its own OTLP sink (ops.bench.sink), stopped after the server, so the
-spans the server flushes at shutdown are counted too: `spans_per_request` is the evidence that
-every request was traced (or, with a sampler, the share that was).
+spans the server flushes at shutdown are counted too: `spans_delivered` (spans received over the
+spans the server's own counters say it made) is the evidence that every span was exported (or,
+with a sampler, the share that was).
 """
 
 from __future__ import annotations
@@ -93,6 +94,20 @@ def traced_requests(text: str) -> float:
         if route is None or route.group(1) not in PROBES:
             total += float(match.group(2))
     return total
+
+
+def spans_made(text: str) -> float:
+    """The spans the server made for the benchmark's loads (valid searches and lookups), from its
+    own counters: a server span per traced request, an operation span per API request, and a
+    `marketplace.cache.get` span per cache miss (a hit has none)."""
+    made = traced_requests(text)
+    for match in re.finditer(
+        r'^marketplace_http_requests_total{[^}]*route="/api/[^}]*} (\S+)', text, re.M
+    ):
+        made += float(match.group(1))
+    for match in re.finditer(r"^marketplace_cache_misses_total{[^}]*} (\S+)", text, re.M):
+        made += float(match.group(1))
+    return made
 
 
 def spans_dropped(text: str) -> float | None:
@@ -211,6 +226,7 @@ class Instance:
                 hits, misses = (b - a for a, b in pairs)
                 phase["search_cache_hit_ratio"] = hits / (hits + misses) if hits + misses else None
                 phase["traced_requests"] = traced_requests(text)
+                phase["spans_made"] = spans_made(text)
                 phase["spans_dropped"] = spans_dropped(text)
             phase["memory"] = self.server.memory()
         except (OSError, requests.RequestException) as error:
@@ -224,6 +240,8 @@ class Instance:
             phase["spans_received"] = counts["spans"]
             if phase.get("traced_requests"):
                 phase["spans_per_request"] = round(counts["spans"] / phase["traced_requests"], 3)
+            if phase.get("spans_made"):
+                phase["spans_delivered"] = round(counts["spans"] / phase["spans_made"], 4)
         log_file = self.env.get("MARKETPLACE_LOG_FILE")
         if log_file and Path(log_file).exists():
             with Path(log_file).open(encoding="utf-8") as lines:

@@ -100,6 +100,7 @@ def build_table(data: dict) -> list[Row]:
         row(f"search p99, 1 conn, {other_protocol} exporter", p99("export_other_protocol"), "ms"),
         row("search p99, 1 conn, shipped (same rounds)", p99("shipped"), "ms"),
         row("spans received per request, shipped", shipped.get("spans_per_request"), ""),
+        row("spans received / spans made, shipped", shipped.get("spans_delivered"), ""),
         row("spans received per request, 10% sampler", sampled.get("spans_per_request"), ""),
         row("spans dropped (full queue), shipped", shipped.get("spans_dropped"), ""),
         row("v2 search cache hit ratio in the runs", pct(hit), "%"),

@@ -52,13 +52,17 @@ class Cache:
         if value is not _MISS and usable is not None and not usable(value):
             value = _MISS
         hit = value is not _MISS
-        # A leaf span, made once the outcome is known: started at the access's start, never
-        # made current (nothing runs inside it), its attributes given at creation.
-        self.tracer.start_span(
-            "marketplace.cache.get",
-            start_time=start,
-            attributes={"marketplace.cache": self.name, "marketplace.cache_hit": hit},
-        ).end()
+        if not hit:
+            # A span for a miss only: a hit is `marketplace.cache_hit=true` on the operation's
+            # span, and a span of its own for a microsecond's dict read would be a third of
+            # every search's spans, each priced at its export (docs/service.md, "What the
+            # instrumentation costs"). A leaf, made once the outcome is known: started at the
+            # access's start, never current (nothing runs inside it).
+            self.tracer.start_span(
+                "marketplace.cache.get",
+                start_time=start,
+                attributes={"marketplace.cache": self.name, "marketplace.cache_hit": False},
+            ).end()
         self.metrics.cache_access(self.name, hit)
         return value
 

@@ -205,6 +205,30 @@ def test_an_unknown_method_names_no_span(client, span_exporter):
     assert names == {"HTTP <unmatched>"}
 
 
+def test_a_cache_hit_is_an_attribute_of_the_operation_not_a_span_of_its_own(client, span_exporter):
+    client.get("/api/v1/search?q=web")  # a miss: its span
+    client.get("/api/v1/search?q=web")  # a hit: no span, the search span says so
+    client.get("/api/v1/packages/webframe")
+    client.get("/api/v1/packages/webframe")
+    misses = spans_named(span_exporter, "marketplace.cache.get")
+    assert [
+        (s.attributes["marketplace.cache"], s.attributes["marketplace.cache_hit"]) for s in misses
+    ] == [
+        ("search", False),
+        ("lookup", False),
+    ]
+    searches = spans_named(span_exporter, "marketplace.search")
+    lookups = spans_named(span_exporter, "marketplace.lookup")
+    assert [s.attributes["marketplace.cache_hit"] for s in searches + lookups] == [
+        False,
+        True,
+        False,
+        True,
+    ]
+    (miss,) = [s for s in misses if s.attributes["marketplace.cache"] == "search"]
+    assert miss.parent.span_id == searches[0].context.span_id
+
+
 def test_cache_span_covers_the_access(client, span_exporter):
     client.get("/api/v1/search?q=web")
     (cache,) = spans_named(span_exporter, "marketplace.cache.get")

@@ -58,7 +58,11 @@ def _run(rps, cpu_ms, p99=1.0, lookup_p99=None):
 
 BENCH_DATA = {
     "runs": {
-        "shipped": {**_run(1000, 0.5, 2.5, 2.5), "spans_per_request": 3.0},
+        "shipped": {
+            **_run(1000, 0.5, 2.5, 2.5),
+            "spans_per_request": 2.1,
+            "spans_delivered": 1.0,
+        },
         "stock": _run(400, 1.2),
         "signal_metrics": _run(2000, 0.4),
         "signal_server_span": _run(1500, 0.44),
@@ -81,10 +85,30 @@ def test_the_targets_table_marks_each_target_met_or_missed():
     assert rows["v2 lookup p99, 1 connection, shipped"].passed is False
     assert rows["v2 start-up to ready (/readyz)"].passed is True
     assert rows["v2 RSS at 10,000 packages (worker)"].passed is False
-    assert rows["spans received per request, shipped"].value == 3
+    assert rows["spans received per request, shipped"].value == 2.1
+    assert rows["spans received / spans made, shipped"].value == 1
     assert rows["bare Flask ceiling, granian"].value is None  # a run that did not happen
     text = render(list(rows.values()))
     assert text.count("✓") == 4 and text.count("✗") == 2
+
+
+def test_the_spans_made_are_counted_from_the_servers_own_counters():
+    from ops.bench.phase import spans_made
+
+    # 10 searches (3 missed the cache), 4 lookups (1 missed), 2 index pages, scrapes not traced
+    text = "\n".join(
+        [
+            'marketplace_http_requests_total{code="200",method="GET",route="/api/v1/search"} 10.0',
+            'marketplace_http_requests_total{code="200",route="/api/v1/packages/<package_id>"} 4.0',
+            'marketplace_http_requests_total{code="200",method="GET",route="/"} 2.0',
+            'marketplace_http_requests_total{code="200",method="GET",route="/metrics"} 7.0',
+            'marketplace_cache_misses_total{cache="search"} 3.0',
+            'marketplace_cache_misses_total{cache="lookup"} 1.0',
+            'marketplace_cache_hits_total{cache="search"} 7.0',
+        ]
+    )
+    # server spans 16, operation spans 14, miss spans 4
+    assert spans_made(text) == 34
 
 
 def test_the_signal_table_adds_one_signal_per_row():
