@@ -52,13 +52,17 @@ PROBES: tuple[Probe, ...] = (
 UNPUBLISHED = ("promtail",)
 
 
-def _compose(*args: str, capture: bool = False) -> subprocess.CompletedProcess[str]:
+def run_compose(
+    *args: str, capture: bool = False, check: bool = False, timeout: float | None = None
+) -> subprocess.CompletedProcess[str]:
+    """`docker compose ARGS` in the repository (also the stack tests' one way to call it)."""
     return subprocess.run(
         ["docker", "compose", *args],
         cwd=topology.REPO_ROOT,
-        check=False,
+        check=check,
         text=True,
         capture_output=capture,
+        timeout=timeout,
     )
 
 
@@ -66,7 +70,7 @@ def compose_available() -> str | None:
     """None when `docker compose` works, else the reason it does not."""
     if shutil.which("docker") is None:
         return "the docker CLI is not installed"
-    result = _compose("version", capture=True)
+    result = run_compose("version", capture=True)
     if result.returncode != 0:
         return "the docker compose plugin is missing (docker compose version failed)"
     info = subprocess.run(["docker", "info"], capture_output=True, text=True, check=False)
@@ -110,7 +114,7 @@ def probe(spec: Probe, timeout: float = 3.0) -> tuple[bool, str]:
 
 def container_health(service: str) -> str:
     """compose's view of one service: `healthy`, `starting`, `running`, ... or `absent`."""
-    result = _compose("ps", "--all", "--format", "json", service, capture=True)
+    result = run_compose("ps", "--all", "--format", "json", service, capture=True)
     if result.returncode != 0 or not result.stdout.strip():
         return "absent"
     text = result.stdout.strip()
@@ -185,7 +189,7 @@ def up(timeout: float = 300.0) -> int:
         return 1
     if ensure_grafana_password():
         print(f"generated the Grafana admin password in {GRAFANA_PASSWORD_FILE}")
-    result = _compose("up", "-d", "--build")
+    result = run_compose("up", "-d", "--build")
     if result.returncode != 0:
         return result.returncode
     state = wait_ready(timeout=timeout)
@@ -199,7 +203,7 @@ def up(timeout: float = 300.0) -> int:
 
 def down() -> int:
     """Stop and remove the containers; the named volumes (all the data) stay."""
-    return _compose("down").returncode
+    return run_compose("down").returncode
 
 
 def status() -> int:
@@ -208,7 +212,7 @@ def status() -> int:
     if reason:
         print(f"compose stack unavailable: {reason}", file=sys.stderr)
         return 1
-    result = _compose("ps", "--all")
+    result = run_compose("ps", "--all")
     state = {p.component: probe(p)[1] for p in PROBES}
     state.update({name: container_health(name) for name in UNPUBLISHED})
     print()
@@ -222,11 +226,11 @@ def logs(services: Sequence[str] = (), follow: bool = True, tail: int = 200) -> 
     if follow:
         args.append("--follow")
     try:
-        return _compose(*args, *services).returncode
+        return run_compose(*args, *services).returncode
     except KeyboardInterrupt:
         return 0
 
 
 def clean() -> int:
     """Stop the stack and delete its named volumes: metrics, logs, traces, dashboards state."""
-    return _compose("down", "--volumes", "--remove-orphans").returncode
+    return run_compose("down", "--volumes", "--remove-orphans").returncode

@@ -109,7 +109,7 @@ def test_wait_ready_returns_as_soon_as_all_answer(server, monkeypatch):
 )
 def test_container_health_reads_both_ps_formats(output, monkeypatch):
     done = subprocess.CompletedProcess([], 0, stdout=output, stderr="")
-    monkeypatch.setattr(compose, "_compose", lambda *args, **kwargs: done)
+    monkeypatch.setattr(compose, "run_compose", lambda *args, **kwargs: done)
     assert compose.container_health("promtail") == "healthy"
 
 

@@ -29,7 +29,7 @@ import requests
 from stackwait import eventually
 from test_signals import _loki, _tempo_search
 
-from ops.stack import topology
+from ops.stack.compose import run_compose
 
 pytestmark = pytest.mark.stack
 
@@ -42,14 +42,7 @@ def _compose(*args: str) -> subprocess.CompletedProcess:
         if os.environ.get("CI", "").lower() == "true":
             pytest.fail("no docker CLI", pytrace=False)
         pytest.skip("no docker CLI: these tests stop and start compose services")
-    return subprocess.run(
-        ["docker", "compose", *args],
-        cwd=topology.REPO_ROOT,
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=120,
-    )
+    return run_compose(*args, capture=True, check=True, timeout=120)
 
 
 @contextmanager
