@@ -25,18 +25,25 @@ PATHS = [f"/api/v1/search?q={term}&limit=10" for term in ("http", "json", "rdf",
 DROPPED = "marketplace_tracing_spans_dropped_total"
 # The second minute's RSS peak against the first minute's, once the queue is full: the export
 # batch being serialised and retried comes and goes (swings of 6-9% measured at a load average of
-# 10 to 14), while a queue that kept every span (120 spans/s, a few KB each) would add 15-25% a
+# 10 to 14), while a queue that kept every span (80 spans/s, a few KB each) would add 10-17% a
 # minute.
 BOUNDED_GROWTH = 0.10
+# A queue and batch small enough to fill the queue within the first minute at this rate (80
+# spans/s: a cached search has a server and a search span), so the second minute measures a full
+# queue. The exporter gives a refused batch up after its retries (a few seconds), so it takes one
+# batch off the queue per cycle: at the SDK's 512 a queue of 1,024 still dropped nothing for
+# 85 s, and compose's 16,384 would take minutes. What is under test is that the queue is bounded
+# and its drops are counted, not its size.
+SMALL_QUEUE = {"OTEL_BSP_MAX_QUEUE_SIZE": "1024", "OTEL_BSP_MAX_EXPORT_BATCH_SIZE": "64"}
 
 
 def test_an_unreachable_tracing_backend_costs_no_request_and_no_unbounded_memory(tmp_path, request):
     sink = OtlpSink().start()
     nothing_listens = free_ports(1)[0]  # connections to it are refused
     refused = ServiceProcess(
-        tmp_path, "otlp-refused", otlp_env(f"http://127.0.0.1:{nothing_listens}")
+        tmp_path, "otlp-refused", otlp_env(f"http://127.0.0.1:{nothing_listens}") | SMALL_QUEUE
     )
-    live = ServiceProcess(tmp_path, "otlp-live", otlp_env(sink.endpoint))
+    live = ServiceProcess(tmp_path, "otlp-live", otlp_env(sink.endpoint) | SMALL_QUEUE)
     samples: dict[str, list[tuple[float, int, float | None]]] = {
         "otlp-refused": [],
         "otlp-live": [],

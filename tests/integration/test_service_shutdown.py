@@ -77,6 +77,9 @@ def test_sigterm_writes_every_log_line_and_exports_every_span(tmp_path, server, 
     assert codes == [200] * REQUESTS and returncode == 0
     assert len(completed) == REQUESTS
     assert all(line["trace_id"] and line["service"] == "marketplace" for line in completed)
-    # server span, search span, cache span: every request traced, every span delivered
-    assert sink.counts["spans"] == 3 * REQUESTS
+    # a server and a search span per request, and a cache span per miss (the first search of each
+    # of the 7 queries): every request traced, every span delivered
+    misses = [line for line in completed if line["cache_hit"] is False]
+    assert len(misses) == 7
+    assert sink.counts["spans"] == 2 * REQUESTS + len(misses)
     assert (tmp_path / "stdout.log").read_text().strip() == "", "one destination: the file"
