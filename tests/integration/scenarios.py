@@ -137,6 +137,18 @@ def wait_for_traffic(live: LiveStack, abort: threading.Event, searches: int = 20
     raise TimeoutError("no v2 search traffic reached Prometheus within 90s")
 
 
+ONSET_SEARCHES = 60
+
+
+def _inject_errors(live: LiveStack) -> None:
+    """10% of v2's requests fail from now on, and the first failures come at once: at the load
+    generator's ~0.9 searches/s the first of them took up to 30 s to arrive by chance, and the
+    page's deadline (`for` + 30 s) is the alerting path's, not the dice's. 60 searches hold no
+    failure with a chance of 0.9^60, about 0.2%."""
+    live.set_faults(V2, error_rate=0.1)
+    live.searches(V2, ONSET_SEARCHES)
+
+
 def dilute(alertname: str, batch: int) -> Callable[[LiveStack, threading.Event], None]:
     """Clear v2's faults, then add fast searches until the alert's condition no longer holds."""
 
@@ -181,7 +193,7 @@ def scenarios() -> list[Scenario]:
             expected=oncall,
             loadgen_rate=1.5,
             prepare=wait_for_traffic,
-            inject=lambda live: live.set_faults(V2, error_rate=0.1),
+            inject=_inject_errors,
             clear=dilute("MarketplaceHighErrorRate", batch=400),
             fire_timeout=240,
         ),
