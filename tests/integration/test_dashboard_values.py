@@ -218,8 +218,11 @@ def check_budget_remaining(live, at, series):
 def check_burn_rate(live, at, series):
     values = slo_values(series)
     assert values[("errors", "v2")] == 0
-    # The 1h window holds the stack's whole life: a few fault-free seconds, then 25% errors.
-    assert 0.5 * V1_ERROR_RATE / 0.01 <= values[("errors", "v1")] <= 1.2 * V1_ERROR_RATE / 0.01
+    # The 1h window holds the stack's whole life: a few fault-free seconds, then 25% errors. The
+    # upper bound is the error-ratio panel's +0.1: ~300 searches give the injected 25% a standard
+    # deviation of 2.5 points, and a run measured 30.1% (1.2x, the bound this had before). A
+    # burn rate not divided by the budget (0.25) or counted twice (50) stays far outside.
+    assert 0.5 * V1_ERROR_RATE / 0.01 <= values[("errors", "v1")] <= (V1_ERROR_RATE + 0.1) / 0.01
     assert 0.5 / 0.05 <= values[("search_latency", "v2")] <= 1 / 0.05 + 1e-9
 
 
