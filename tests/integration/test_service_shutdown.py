@@ -21,6 +21,7 @@ pytestmark = pytest.mark.integration
 
 REPO = Path(__file__).resolve().parents[2]
 REQUESTS = 300
+QUERIES = 7  # distinct search terms: each misses the cache once, then hits
 
 
 def wait_ready(url: str, process: subprocess.Popen, seconds: float = 60) -> None:
@@ -61,7 +62,7 @@ def test_sigterm_writes_every_log_line_and_exports_every_span(tmp_path, server, 
             wait_ready(base + "/readyz", process)
             with requests.Session() as session:
                 codes = [
-                    session.get(f"{base}/api/v1/search?q=web{n % 7}", timeout=10).status_code
+                    session.get(f"{base}/api/v1/search?q=web{n % QUERIES}", timeout=10).status_code
                     for n in range(REQUESTS)
                 ]
             process.send_signal(signal.SIGTERM)
@@ -78,8 +79,8 @@ def test_sigterm_writes_every_log_line_and_exports_every_span(tmp_path, server, 
     assert len(completed) == REQUESTS
     assert all(line["trace_id"] and line["service"] == "marketplace" for line in completed)
     # a server and a search span per request, and a cache span per miss (the first search of each
-    # of the 7 queries): every request traced, every span delivered
+    # query): every request traced, every span delivered
     misses = [line for line in completed if line["cache_hit"] is False]
-    assert len(misses) == 7
+    assert len(misses) == QUERIES
     assert sink.counts["spans"] == 2 * REQUESTS + len(misses)
     assert (tmp_path / "stdout.log").read_text().strip() == "", "one destination: the file"
