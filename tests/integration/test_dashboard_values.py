@@ -20,6 +20,8 @@ import pytest
 from livestack import DASHBOARDS_DIR, LiveStack, running, stack_on_free_ports
 from test_promql import BUILTINS, panels, substitute
 
+from ops.polling import polls
+
 pytestmark = pytest.mark.integration
 
 RATE = 6.0  # load generator requests per second, per variant
@@ -48,9 +50,39 @@ def known(tmp_path_factory) -> tuple[LiveStack, float]:
     with running(stack) as live:
         stack.set_faults("marketplace-v2", search_latency_ms=V2_SEARCH_DELAY_S * 1000)
         stack.set_faults("marketplace-v1", error_rate=V1_ERROR_RATE)
-        # One full rate window under the conditions, plus two scrapes.
-        time.sleep(60 + 5)
-        yield live, time.time()
+        time.sleep(reading_instant(time.time()) - time.time())
+        yield live, every_sli_in_the_slo_window(live)
+
+
+def reading_instant(conditions_set: float) -> float:
+    """One full rate window under the conditions plus two scrapes, and no earlier than two
+    scrapes after the first minute boundary 30 s into the conditions: the SLO window is a
+    subquery at 1m steps aligned to the minute, and only its steps see the SLIs. Without that
+    boundary, the window's one step could fall a few seconds after start, before rate() has two
+    scrapes of the search counters (a CI run read only availability's, which comes from `up`),
+    or with too few searches to show the injected faults."""
+    boundary = math.ceil((conditions_set + 30) / 60) * 60
+    return max(conditions_set + 60 + 5, boundary + 2)
+
+
+@pytest.mark.parametrize("second", [0.0, 7.5, 29.9, 30.0, 31.0, 58.9, 59.99])
+def test_the_panels_are_read_after_a_minute_step_that_saw_30_s_of_the_conditions(second):
+    conditions_set = 1_796_224_380 + second  # a minute boundary, then `second` into it
+    at = reading_instant(conditions_set)
+    last_step = math.floor(at / 60) * 60
+    assert at >= conditions_set + 65
+    assert conditions_set + 30 <= last_step <= at - 2
+    assert at <= conditions_set + 92
+
+
+def every_sli_in_the_slo_window(live: LiveStack) -> float:
+    """Now, once the SLO window holds every SLI series that the 1h ratio rule records."""
+    for _ in polls(timeout=30, interval=1):
+        now = time.time()
+        slis = slo_values(evaluate(live, now, "marketplace:slo:sli_error:ratio_rate1h >= 0"))
+        if slis and set(slo_values(evaluate(live, now, COMPLIANCE_EXPR))) == set(slis):
+            return now
+    pytest.fail(f"the SLO window had not seen every SLI series {sorted(slis)} after 30 s")
 
 
 def targets(stem: str) -> list[tuple[str, str, str]]:
