@@ -9,12 +9,12 @@ with a sampler, the share that was).
 from __future__ import annotations
 
 import os
-import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 import requests
+from prometheus_client.parser import text_string_to_metric_families
 
 from ops.bench.profiles import Profile
 from ops.bench.server import LOOPBACK, Server, free_port
@@ -76,43 +76,54 @@ def metrics_text(base_url: str) -> str:
     return requests.get(base_url + "/metrics", timeout=10).text
 
 
+def samples(text: str, name: str) -> list[tuple[dict[str, str], float]]:
+    """(labels, value) of every sample called `name` in an exposition."""
+    return [
+        (sample.labels, sample.value)
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if sample.name == name
+    ]
+
+
 def cache_counts(text: str) -> tuple[float, float]:
     """marketplace_cache_{hits,misses}_total{cache="search"} from /metrics."""
-    found = {}
-    for kind in ("hits", "misses"):
-        pattern = rf'^marketplace_cache_{kind}_total{{[^}}]*cache="search"[^}}]*}} (\S+)'
-        match = re.search(pattern, text, re.MULTILINE)
-        found[kind] = float(match.group(1)) if match else 0.0
-    return found["hits"], found["misses"]
+    hits, misses = (
+        sum(
+            v
+            for labels, v in samples(text, f"marketplace_cache_{kind}_total")
+            if labels.get("cache") == "search"
+        )
+        for kind in ("hits", "misses")
+    )
+    return hits, misses
 
 
 def traced_requests(text: str) -> float:
     """Requests answered on routes that are traced (every route but the probes)."""
-    total = 0.0
-    for match in re.finditer(r"^marketplace_http_requests_total{([^}]*)} (\S+)", text, re.M):
-        route = re.search(r'route="([^"]*)"', match.group(1))
-        if route is None or route.group(1) not in PROBES:
-            total += float(match.group(2))
-    return total
+    return sum(
+        value
+        for labels, value in samples(text, "marketplace_http_requests_total")
+        if labels.get("route") not in PROBES
+    )
 
 
 def spans_made(text: str) -> float:
     """The spans the server made for the benchmark's loads (valid searches and lookups), from its
     own counters: a server span per traced request, an operation span per API request, and a
     `marketplace.cache.get` span per cache miss (a hit has none)."""
-    made = traced_requests(text)
-    for match in re.finditer(
-        r'^marketplace_http_requests_total{[^}]*route="/api/[^}]*} (\S+)', text, re.M
-    ):
-        made += float(match.group(1))
-    for match in re.finditer(r"^marketplace_cache_misses_total{[^}]*} (\S+)", text, re.M):
-        made += float(match.group(1))
-    return made
+    operations = sum(
+        value
+        for labels, value in samples(text, "marketplace_http_requests_total")
+        if labels.get("route", "").startswith("/api/")
+    )
+    misses = sum(value for _, value in samples(text, "marketplace_cache_misses_total"))
+    return traced_requests(text) + operations + misses
 
 
 def spans_dropped(text: str) -> float | None:
-    match = re.search(r"^marketplace_tracing_spans_dropped_total (\S+)", text, re.M)
-    return float(match.group(1)) if match else None
+    found = samples(text, "marketplace_tracing_spans_dropped_total")
+    return sum(value for _, value in found) if found else None
 
 
 def summary(result: WrkResult, cpu_ms: float | None) -> str:

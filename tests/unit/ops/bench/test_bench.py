@@ -111,6 +111,26 @@ def test_the_spans_made_are_counted_from_the_servers_own_counters():
     assert spans_made(text) == 34
 
 
+def test_the_search_cache_and_the_dropped_spans_are_read_from_an_exposition():
+    from ops.bench.phase import cache_counts, spans_dropped
+
+    text = "\n".join(
+        [
+            "# TYPE marketplace_cache_hits counter",
+            'marketplace_cache_hits_total{cache="search",version="v2"} 90.0',
+            'marketplace_cache_hits_total{cache="lookup",version="v2"} 5.0',
+            "# TYPE marketplace_cache_misses counter",
+            'marketplace_cache_misses_total{cache="search",version="v2"} 10.0',
+            "# TYPE marketplace_tracing_spans_dropped counter",
+            "marketplace_tracing_spans_dropped_total 3.0",
+            "marketplace_tracing_spans_dropped_created 1.7e9",
+        ]
+    )
+    assert cache_counts(text) == (90.0, 10.0)
+    assert spans_dropped(text) == 3.0
+    assert spans_dropped("marketplace_cache_hits_total 1.0") is None
+
+
 def test_the_signal_table_adds_one_signal_per_row():
     from ops.bench.table import build_signal_table, render_signals
 
