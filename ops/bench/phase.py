@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import sys
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import requests
@@ -76,14 +77,15 @@ def metrics_text(base_url: str) -> str:
     return requests.get(base_url + "/metrics", timeout=10).text
 
 
+@lru_cache(maxsize=2)
+def _parsed(text: str) -> tuple:
+    """Every sample of an exposition, parsed once: a phase's figures all read the same text."""
+    return tuple(s for family in text_string_to_metric_families(text) for s in family.samples)
+
+
 def samples(text: str, name: str) -> list[tuple[dict[str, str], float]]:
     """(labels, value) of every sample called `name` in an exposition."""
-    return [
-        (sample.labels, sample.value)
-        for family in text_string_to_metric_families(text)
-        for sample in family.samples
-        if sample.name == name
-    ]
+    return [(sample.labels, sample.value) for sample in _parsed(text) if sample.name == name]
 
 
 def cache_counts(text: str) -> tuple[float, float]:

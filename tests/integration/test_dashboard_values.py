@@ -50,7 +50,8 @@ def known(tmp_path_factory) -> tuple[LiveStack, float]:
     with running(stack) as live:
         stack.set_faults("marketplace-v2", search_latency_ms=V2_SEARCH_DELAY_S * 1000)
         stack.set_faults("marketplace-v1", error_rate=V1_ERROR_RATE)
-        time.sleep(reading_instant(time.time()) - time.time())
+        conditions_set = time.time()
+        time.sleep(reading_instant(conditions_set) - conditions_set)
         yield live, every_sli_in_the_slo_window(live)
 
 
