@@ -21,6 +21,7 @@ COMPOSE = REPO_ROOT / "compose.yaml"
 PER_RUN = ("MARKETPLACE_HOST", "MARKETPLACE_PORT", "MARKETPLACE_LOG_FILE", "MARKETPLACE_VARIANT")
 QUIET = {"MARKETPLACE_LOG_LEVEL": "warning"}  # no line per request: logs priced separately
 NO_EXPORT = {"OTEL_TRACES_EXPORTER": "none"}
+CHUNK = "MARKETPLACE_OTLP_ENCODE_CHUNK"
 
 
 def compose_environment(path: Path = COMPOSE) -> dict[str, str]:
@@ -63,6 +64,9 @@ def profiles(compose: dict[str, str]) -> dict[str, Profile]:
     sdk_bsp = {k: v for k, v in base.env.items() if not k.startswith("OTEL_BSP_")}
     protocol = base.env.get("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc")
     other_protocol = "http/protobuf" if protocol == "grpc" else "grpc"
+    # the library's encoding, the whole batch at once (MARKETPLACE_OTLP_ENCODE_CHUNK is gRPC's
+    # and refused with the other protocol)
+    whole = {k: v for k, v in base.env.items() if k != CHUNK}
     found = {
         "shipped": base,
         "shipped_gunicorn": Profile("shipped_gunicorn", {**base.env, **gunicorn}, True, True),
@@ -91,10 +95,11 @@ def profiles(compose: dict[str, str]) -> dict[str, Profile]:
         "signal_logs_file": Profile("signal_logs_file", {**base.env, **NO_EXPORT}, log_file=True),
         # the tail: the export's batch settings and protocol, one connection
         "export_sdk_defaults": Profile("export_sdk_defaults", sdk_bsp, True, True),
+        "export_whole_batches": Profile("export_whole_batches", whole, True, True),
         # the protocol compose does not use, at compose's batch settings
         "export_other_protocol": Profile(
             "export_other_protocol",
-            {**base.env, "OTEL_EXPORTER_OTLP_PROTOCOL": other_protocol},
+            {**whole, "OTEL_EXPORTER_OTLP_PROTOCOL": other_protocol},
             log_file=True,
             export=True,
         ),

@@ -48,8 +48,8 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_OUT = REPO_ROOT / "bench-results.json"
 ROTATION = 20_000  # paths per rotation: longer than a 10 s run at 16 connections goes through
 SEED = 2026
-THROUGHPUT = ("stock", "shipped_gunicorn", "sampled_10")
-TAIL = ("export_sdk_defaults", "export_other_protocol")
+THROUGHPUT = ("stock", "shipped_gunicorn", "sampled_10", "export_whole_batches")
+TAIL = ("export_sdk_defaults", "export_other_protocol", "export_whole_batches")
 SIGNALS = (
     "signal_metrics",
     "signal_server_span",
@@ -118,7 +118,7 @@ def run_all(args: argparse.Namespace, directory: Path, data: dict) -> None:
     shipped.ready(search, body_of=search)
     body = str(round(shipped.phase.get("search_body_bytes") or DEFAULT_BODY_BYTES))
     print("the other configurations: starting together", flush=True)
-    others = [instance(name) for name in (*THROUGHPUT, *SIGNALS, *TAIL)]
+    others = [instance(name) for name in dict.fromkeys((*THROUGHPUT, *SIGNALS, *TAIL))]
     bares = [
         instance(
             f"bare_{server}",
@@ -143,7 +143,8 @@ def run_all(args: argparse.Namespace, directory: Path, data: dict) -> None:
                 one.run(c16, number)
             for one in rotated(latency, number):
                 one.run(c1, number)
-            shipped.run(lookup_c1, number)
+            for one in rotated([shipped, by_name["export_whole_batches"]], number):
+                one.run(lookup_c1, number)
     finally:
         for one in everyone:
             data["runs"][one.name] = one.finish()

@@ -64,12 +64,22 @@ class Settings:
     otel_service_name: str = "marketplace"
     traces_exporters: tuple[str, ...] = ()
     otlp_protocol: str = "grpc"
+    # spans encoded at a time by the gRPC exporter, letting request threads in between; 0: the
+    # whole batch at once, the library's way (marketplace/spanexport.py)
+    otlp_encode_chunk: int = 0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if env is None else env
         r = _Reader(env)
         level, per_logger = r.log_levels("MARKETPLACE_LOG_LEVEL", "info")
+        protocol = r.choice(
+            "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL"
+            if r.raw("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL")
+            else "OTEL_EXPORTER_OTLP_PROTOCOL",
+            OTLP_PROTOCOLS,
+            "grpc",
+        )
         return cls(
             variant=r.choice("MARKETPLACE_VARIANT", VARIANTS, "v2"),
             catalog=r.file("MARKETPLACE_CATALOG") or shipped_catalog(),
@@ -91,13 +101,8 @@ class Settings:
             otel_sdk_disabled=r.boolean("OTEL_SDK_DISABLED", False),
             otel_service_name=r.text("OTEL_SERVICE_NAME", "marketplace"),
             traces_exporters=r.traces_exporters(),
-            otlp_protocol=r.choice(
-                "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL"
-                if r.raw("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL")
-                else "OTEL_EXPORTER_OTLP_PROTOCOL",
-                OTLP_PROTOCOLS,
-                "grpc",
-            ),
+            otlp_protocol=protocol,
+            otlp_encode_chunk=r.encode_chunk(protocol),
         )
 
 
@@ -162,6 +167,17 @@ class _Reader:
         if not names or any(n not in TRACES_EXPORTERS for n in names):
             raise self.fail(name, "otlp, console or none (comma-separated)", value)
         return tuple(dict.fromkeys(n for n in names if n != "none"))
+
+    def encode_chunk(self, protocol: str) -> int:
+        """MARKETPLACE_OTLP_ENCODE_CHUNK; refused with a protocol whose encoding it cannot
+        change rather than silently ignored."""
+        name = "MARKETPLACE_OTLP_ENCODE_CHUNK"
+        chunk = self.integer(name, 0, 0, 100_000)
+        if chunk and protocol != "grpc":
+            raise self.fail(
+                name, f"unset with the {protocol} protocol (it applies to grpc)", str(chunk)
+            )
+        return chunk
 
     def number(self, name: str, default: float, low: float, high: float) -> float:
         value = self.raw(name)

@@ -90,9 +90,31 @@ def _exporter(name: str, settings: Settings):
         return ConsoleSpanExporter()
     if settings.otlp_protocol == "http/protobuf":
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+    elif settings.otlp_encode_chunk:
+        from .spanexport import ChunkedGrpcSpanExporter
+
+        return ChunkedGrpcSpanExporter(settings.otlp_encode_chunk)
     else:
         from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
     return OTLPSpanExporter()  # endpoint, headers, timeout: from OTEL_EXPORTER_OTLP_* itself
+
+
+def hash_once(resource):
+    """The resource, hashed once. The OTLP encoder groups every batch by resource, hashing it
+    once a span, and the SDK's `Resource.__hash__` serialises every attribute to JSON each time
+    (opentelemetry-python pull request 5577 calls that wasteful on the export path); a resource
+    never changes, and this one equals, and hashes like, the plain one."""
+    from opentelemetry.sdk.resources import Resource
+
+    class HashOnceResource(Resource):
+        def __init__(self, attributes, schema_url=None):
+            super().__init__(attributes, schema_url)
+            self._hash = super().__hash__()
+
+        def __hash__(self) -> int:
+            return self._hash
+
+    return HashOnceResource(resource.attributes, resource.schema_url)
 
 
 class SpanDrops:
@@ -181,6 +203,7 @@ def build_tracer_provider(
             "deployment.environment": settings.environment,
         }
     )
+    resource = hash_once(resource)
     provider = TracerProvider(resource=resource)
     for name in settings.traces_exporters:
         provider.add_span_processor(batch_processor(_exporter(name, settings), drops))
