@@ -143,12 +143,16 @@ def too_slow(phase: dict) -> bool:
 
 
 def measure(server: Server, load: Load) -> dict:
-    """One load against a running server: the load figures and the server's CPU per request."""
+    """One load against a running server: the load figures and the server's CPU per request,
+    counted until the server is idle again. A configuration whose span export falls behind
+    would otherwise look cheaper by the work it put off past the load's end."""
     cpu = server.cpu_seconds()
     result = run_load(server.base_url, load.paths, load.connections, load.seconds, load.timeout)
+    settle = server.wait_idle()
     cpu = server.cpu_seconds() - cpu
     return {
         **result.as_dict(),
+        "settle_seconds": round(settle, 2),
         "cpu_seconds": round(cpu, 4),
         "cpu_ms_per_request": round(1000 * cpu / result.requests, 3) if result.requests else None,
     }
@@ -224,7 +228,8 @@ class Instance:
             self.phase["rounds"].setdefault(load.name, []).append(result)
         cpu_ms = result["cpu_ms_per_request"]
         label = load.name if round_number is None else f"{load.name} round {round_number + 1}"
-        print(f"  {self.name} {label}: {summary(_as_wrk(result), cpu_ms)}", flush=True)
+        idle = f"idle {result['settle_seconds']:.2f} s after"
+        print(f"  {self.name} {label}: {summary(_as_wrk(result), cpu_ms)}, {idle}", flush=True)
         return result
 
     def finish(self) -> dict:
@@ -280,6 +285,7 @@ def combine(rounds: list[dict]) -> dict:
         cpu_seconds=round(cpu_total, 4),
         cpu_ms_per_request=round(1000 * cpu_total / requests_total, 3) if requests_total else None,
         cpu_ms_per_request_rounds=[r["cpu_ms_per_request"] for r in rounds],
+        settle_seconds_rounds=[r["settle_seconds"] for r in rounds],
         rps_rounds=[r["rps"] for r in rounds],
         p99_ms_rounds=[r["p99_ms"] for r in rounds],
     )

@@ -123,6 +123,18 @@ class Server:
             return 0.0
         return sum(cpu_seconds(pid) for pid in self.worker_pids() or [self.process.pid])
 
+    def wait_idle(self, window: float = 0.25, busy_share: float = 0.08, limit: float = 20) -> float:
+        """Seconds until the serving process spends less than `busy_share` of a core over a
+        `window`: the work a load left queued (spans still to export, log lines to write) is
+        done. At most `limit` seconds."""
+        started = time.monotonic()
+        for _ in range(max(1, int(limit / window))):
+            before = self.cpu_seconds()
+            time.sleep(window)
+            if self.cpu_seconds() - before < busy_share * window:
+                break
+        return time.monotonic() - started
+
     def memory(self) -> dict[str, float]:
         """RSS of the serving process (the worker, else the process itself), in MB."""
         if self.process is None:

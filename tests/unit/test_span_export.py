@@ -90,6 +90,30 @@ def test_the_encoder_lets_go_of_the_interpreter_after_every_chunk_of_spans(monke
     assert max(stretches) <= chunk
 
 
+def test_a_batch_that_follows_the_last_at_once_is_encoded_without_pauses(monkeypatch):
+    """The processor is behind: pausing would only let the requests fill its queue faster."""
+    import time
+
+    wait = time.sleep
+    pauses = []
+    monkeypatch.setattr(spanexport.time, "sleep", lambda seconds: pauses.append(seconds))
+    # the parent's export is the encoding and the send; encode only
+    monkeypatch.setattr(Grpc, "export", lambda self, spans: self._translate_data(spans) and "sent")
+    exporter = spanexport.ChunkedGrpcSpanExporter(2, endpoint="http://127.0.0.1:9")
+    spans = finished_spans(10)
+    counted = []
+    try:
+        for gap in (None, 0, 0, 10 * spanexport.BEHIND_SECONDS, 0):
+            if gap:
+                wait(gap)
+            before = len(pauses)
+            assert exporter.export(spans) == "sent"
+            counted.append(len(pauses) - before)
+    finally:
+        exporter.shutdown()
+    assert counted == [4, 0, 0, 4, 0]
+
+
 def test_the_chunk_setting_picks_the_chunked_grpc_exporter():
     (chunked,) = exporters({**ENDPOINT, "MARKETPLACE_OTLP_ENCODE_CHUNK": "4"})
     assert isinstance(chunked, spanexport.ChunkedGrpcSpanExporter)

@@ -46,9 +46,9 @@ def test_the_load_figures_are_read_from_the_json_line():
         parse_output("no figures here")
 
 
-def _run(rps, cpu_ms, p99=1.0, lookup_p99=None):
+def _run(rps, cpu_ms, p99=1.0, lookup_p99=None, settles=None):
     results = {
-        "search_c16": {"rps": rps, "cpu_ms_per_request": cpu_ms},
+        "search_c16": {"rps": rps, "cpu_ms_per_request": cpu_ms, "settle_seconds_rounds": settles},
         "search_c1": {"p50_ms": 0.5, "p99_ms": p99},
     }
     if lookup_p99 is not None:
@@ -59,7 +59,7 @@ def _run(rps, cpu_ms, p99=1.0, lookup_p99=None):
 BENCH_DATA = {
     "runs": {
         "shipped": {
-            **_run(1000, 0.5, 2.5, 2.5),
+            **_run(1000, 0.5, 2.5, 2.5, settles=[0.25, 1.5, 0.5]),
             "spans_per_request": 2.1,
             "spans_delivered": 1.0,
         },
@@ -87,6 +87,7 @@ def test_the_targets_table_marks_each_target_met_or_missed():
     assert rows["v2 RSS at 10,000 packages (worker)"].passed is False
     assert rows["spans received per request, shipped"].value == 2.1
     assert rows["spans received / spans made, shipped"].value == 1
+    assert rows["shipped idle after a 16-conn load, at most"].value == 1.5
     assert rows["bare Flask ceiling, granian"].value is None  # a run that did not happen
     text = render(list(rows.values()))
     assert text.count("✓") == 4 and text.count("✗") == 2
@@ -184,3 +185,19 @@ def test_the_sink_counts_the_spans_it_is_sent(tmp_path):
     counts.add(request)
     counts.add(ExportTraceServiceRequest.FromString(request.SerializeToString()))
     assert counts.line() == 'SINK {"requests": 2, "spans": 4}'
+
+
+def test_the_cpu_of_a_load_is_counted_until_the_server_is_idle_again(tmp_path):
+    from ops.bench.server import Server
+
+    server = Server("x", [], {"BENCH_PORT": "1"}, tmp_path)
+    readings = iter([0.0, 0.01, 0.01, 0.02, 0.02, 0.0205, 9.0])  # busy, busy, then idle
+    server.cpu_seconds = lambda: next(readings)
+    waited = server.wait_idle(window=0.01, busy_share=0.1)
+    assert next(readings) == 9.0, "it read the CPU past the first idle window"
+    assert 0.03 <= waited < 1.0
+
+    clock = iter(range(1000))
+    server.cpu_seconds = lambda: next(clock)  # a core's worth each window: never idle
+    waited = server.wait_idle(window=0.01, busy_share=0.1, limit=0.05)
+    assert next(clock) == 10, "five windows, then it gave up"
