@@ -18,7 +18,6 @@ from opentelemetry import context, trace
 from opentelemetry.instrumentation import wsgi
 from opentelemetry.instrumentation._semconv import _report_new
 from opentelemetry.instrumentation.utils import _start_internal_or_server_span
-from opentelemetry.instrumentation.wsgi import OpenTelemetryMiddleware
 from opentelemetry.metrics import NoOpMeterProvider
 from opentelemetry.semconv.attributes.error_attributes import ERROR_TYPE
 from opentelemetry.trace import SpanKind, Status, StatusCode
@@ -55,7 +54,7 @@ def _span_name(rule: str | None, method: str) -> str:
     return f"{method} {rule}"
 
 
-class ServerSpans(OpenTelemetryMiddleware):
+class ServerSpans(wsgi.OpenTelemetryMiddleware):
     """The library's middleware, with probes passed straight to the app and the request path kept
     lean.
 

@@ -30,8 +30,8 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from opentelemetry.sdk.trace.export import SpanExportResult
 
 # A gap this short between one export's end and the next one's start means the processor took
-# the next batch from a queue that already held it; when it keeps up, a batch waits at least for
-# 128 new spans (tens of ms) or for the schedule delay.
+# the next batch from a queue that already held it; when it keeps up, a batch waits for a full
+# batch of new spans (tens of ms at compose's OTEL_BSP_* settings) or for the schedule delay.
 BEHIND_SECONDS = 0.002
 
 
