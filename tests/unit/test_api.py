@@ -59,6 +59,15 @@ def test_search_limit_and_empty_result(client):
     assert client.get("/api/v1/search?q=%20chain%20&limit=100").get_json()["count"] == 3
 
 
+def test_a_response_is_compact_utf8_json_in_the_documented_field_order(client):
+    response = client.get("/api/v1/search?q=caf%C3%A9")
+    assert response.status_code == 200 and response.mimetype == "application/json"
+    # orjson writes UTF-8 as is, no spaces, and the fields in the order the handler gives them
+    assert response.get_data() == '{"query":"café","limit":20,"count":0,"results":[]}'.encode()
+    (result,) = client.get("/api/v1/search?q=http&limit=1").get_json()["results"]
+    assert list(result) == ["id", "name", "version", "description", "license", "downloads"]
+
+
 @pytest.mark.parametrize(
     "query_string",
     [
