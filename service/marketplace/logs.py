@@ -66,6 +66,7 @@ class _ContractFields:
         log_data["timestamp"] = self._timestamp(record.created)
         log_data["level"] = record.levelname
         log_data["logger"] = record.name
+        # here for its place in the order: python-json-logger's add_fields writes the value again
         log_data["message"] = record.message
         log_data.update(self.static)
         ids = current_ids()

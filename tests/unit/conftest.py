@@ -68,6 +68,18 @@ def registry(app):
 
 
 @pytest.fixture
+def root_restored():
+    """The root logger, its level and handlers put back (and the log writer stopped) after."""
+    root = logging.getLogger()
+    saved = (root.level, list(root.handlers))
+    yield root
+    logs.stop()
+    for handler in [h for h in root.handlers if h not in saved[1]]:
+        root.removeHandler(handler)
+    root.setLevel(saved[0])
+
+
+@pytest.fixture
 def log_stream(settings) -> io.StringIO:
     """The service's JSON log lines, formatted as it formats them, written synchronously to a
     StringIO from the root logger while the test runs."""

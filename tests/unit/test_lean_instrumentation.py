@@ -155,17 +155,6 @@ def test_the_drop_counter_starts_at_zero(registry):
 # --- logs: formatted once, one writer, one destination, nothing lost -----------------------
 
 
-@pytest.fixture
-def root_restored():
-    root = logging.getLogger()
-    saved = (root.level, list(root.handlers))
-    yield root
-    logs.stop()
-    for handler in [h for h in root.handlers if h not in saved[1]]:
-        root.removeHandler(handler)
-    root.setLevel(saved[0])
-
-
 def test_every_queued_line_is_written_at_stop(settings, tmp_path, root_restored):
     path = tmp_path / "service.log"
     logs.configure(dataclasses.replace(settings, log_file=path), background=True)
@@ -224,15 +213,25 @@ def test_the_orjson_formatter_writes_what_the_stdlib_one_did(settings):
     assert "\n" not in fast
 
 
-def test_granian_loggers_reach_the_root_handler(settings, root_restored):
-    import logging.config
+def test_granian_loggers_reach_the_root_handler_and_ours_stay_enabled(settings, root_restored):
+    from granian.log import LogLevels, configure_logging
 
     stream = io.StringIO()
     logs.configure(settings, stream)
-    logging.config.dictConfig(logs.granian_log_config())
+    ours = logging.getLogger("marketplace.test.existing")  # exists before granian's config
+    # granian's own defaults first (its loggers with stdout handlers that do not propagate),
+    # then ours, applied the way granian applies `log_dictconfig`
+    configure_logging(LogLevels.info)
+    configure_logging(LogLevels.info, logs.granian_log_config())
     logging.getLogger("_granian").warning("Spawning worker-1 with PID: 7")
-    (line,) = [json.loads(text) for text in stream.getvalue().splitlines()]
-    assert line["logger"] == "_granian" and line["service"] == "marketplace"
+    logging.getLogger("granian.access").warning("GET /api/v1/search 200")
+    ours.warning("still enabled")
+    lines = [json.loads(text) for text in stream.getvalue().splitlines()]
+    assert [(line["logger"], line["service"]) for line in lines] == [
+        ("_granian", "marketplace"),
+        ("granian.access", "marketplace"),
+        ("marketplace.test.existing", "marketplace"),
+    ]
 
 
 def test_close_exports_spans_before_it_stops_the_logs_and_runs_once():

@@ -4,6 +4,7 @@ import dataclasses
 import io
 import json
 import logging
+import queue
 import re
 
 import pytest
@@ -166,3 +167,32 @@ def test_failed_search_logs_a_fixed_error_never_the_exception_text(client, captu
     assert line["level"] == "ERROR" and line["error_type"] == "injected"
     assert line["error"] == "injected fault" and line["query"] == "web"
     assert "trace_id" in line
+
+
+def test_a_failed_log_write_says_why_on_stderr_and_the_writer_goes_on(capsys):
+    class FullDisk(io.StringIO):
+        full = True
+
+        def write(self, text):
+            if self.full:
+                raise OSError(28, "No space left on device")
+            return super().write(text)
+
+    stream = FullDisk()
+    writer = logs.BatchWriter(queue.SimpleQueue(), logging.StreamHandler(stream))
+    writer.write("lost\n")
+    assert capsys.readouterr().err == (
+        "marketplace: log write failed: OSError(28, 'No space left on device')\n"
+    )
+    stream.full = False
+    writer.write("kept\n")
+    assert stream.getvalue() == "kept\n"
+
+
+def test_reconfiguring_closes_the_handler_it_replaces(settings, tmp_path, root_restored):
+    logs.configure(dataclasses.replace(settings, log_file=tmp_path / "first.log"))
+    (first,) = [h for h in root_restored.handlers if getattr(h, "_marketplace_handler", False)]
+    assert first.stream is not None
+    logs.configure(settings, io.StringIO())
+    assert first not in root_restored.handlers
+    assert first.stream is None  # closed: the file is not held open by a handler nobody uses

@@ -1,5 +1,7 @@
 """Traces: Flask server spans plus search, cache and RDF query spans with their attributes."""
 
+import time
+
 import pytest
 from marketplace import __version__, tracing
 from marketplace.settings import Settings
@@ -246,3 +248,33 @@ def test_a_search_for_metrics_is_traced(client, span_exporter):
         "/api/v1/search?q=metrics",
         "/api/v1/search?q=healthz",
     ]
+
+
+def test_a_miss_span_covers_the_whole_cache_access(app, span_exporter):
+    cache = app.extensions["marketplace"].store.search_cache
+    cache.put("key", "stale")
+
+    def rejected(value):  # the entry is there but unusable: a miss, found 20 ms into the access
+        time.sleep(0.02)
+        return False
+
+    started = time.time_ns()
+    assert cache.get("key", usable=rejected) != "stale"
+    (miss,) = spans_named(span_exporter, "marketplace.cache.get")
+    assert started <= miss.start_time and miss.end_time - miss.start_time >= 20_000_000
+
+
+def test_a_failed_sparql_query_names_the_query_in_the_operation_span(
+    make_app, span_exporter, monkeypatch
+):
+    app = make_app(variant="v1")
+
+    def broken(*args, **kwargs):
+        raise ValueError("parser state")
+
+    monkeypatch.setattr(app.extensions["marketplace"].store.graph, "query", broken)
+    assert app.test_client().get("/api/v1/search?q=web").status_code == 500
+    (search,) = spans_named(span_exporter, "marketplace.search")
+    assert search.status.status_code == StatusCode.ERROR
+    assert search.status.description == "RdfQueryError: search"
+    assert search.attributes["marketplace.error_type"] == "rdf_query"
