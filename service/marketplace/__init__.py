@@ -47,8 +47,8 @@ def create_app(test_config: dict | None = None) -> Flask:
     from .settings import get_settings
 
     app = Flask(__name__, static_folder=None)  # no static files: no /static/<path> route
-    # The standard library's json was a tenth of a search's CPU: 43 us for 20 results, against
-    # 7 us. orjson keeps the documented field order (no sort) and writes UTF-8 as is.
+    # The standard library's json was about a tenth of a search's CPU (docs/service.md has the
+    # figures). orjson keeps the documented field order (no sort) and writes UTF-8 as is.
     app.json = OrjsonProvider(app)
     app.config.from_mapping(
         MAX_CONTENT_LENGTH=MAX_BODY_BYTES,
