@@ -124,6 +124,17 @@ class LineQueueHandler(logging.handlers.QueueHandler):
     """Queues the formatted line itself: formatted once, here, while the record's span is
     current; no record copy crosses the queue."""
 
+    def handle(self, record: logging.LogRecord) -> logging.LogRecord | bool:
+        # Handler.handle formats under the handler's lock, which guards nothing here (the queue
+        # is thread-safe, a line's formatting touches only its record): a thread that loses
+        # the GIL mid-format queues the other request threads on that lock (docs/service.md).
+        rv = self.filter(record)
+        if isinstance(rv, logging.LogRecord):  # 3.12+: a filter may return a new record
+            record = rv
+        if rv:
+            self.emit(record)
+        return rv
+
     def prepare(self, record: logging.LogRecord) -> str:
         return self.format(record) + "\n"
 

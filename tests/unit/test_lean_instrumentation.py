@@ -170,6 +170,56 @@ def test_every_queued_line_is_written_at_stop(settings, tmp_path, root_restored)
     assert lines[0]["service"] == "marketplace" and lines[0]["logger"] == "marketplace.test.queue"
 
 
+def _queue_handler(root) -> logs.LineQueueHandler:
+    (queued,) = [h for h in root.handlers if isinstance(h, logs.LineQueueHandler)]
+    return queued
+
+
+def test_a_request_thread_formats_its_line_while_another_holds_the_handler_lock(
+    settings, tmp_path, root_restored
+):
+    path = tmp_path / "service.log"
+    logs.configure(dataclasses.replace(settings, log_file=path), background=True)
+    queued = _queue_handler(root_restored)
+    logger = logging.getLogger("marketplace.test.lockless")
+    writer = threading.Thread(target=logger.warning, args=("not queued behind the lock",))
+    queued.acquire()  # what a thread preempted mid-format used to hold
+    try:
+        writer.start()
+        writer.join(timeout=2)
+        assert not writer.is_alive()
+    finally:
+        queued.release()
+        writer.join(timeout=2)
+    logs.stop()
+    assert json.loads(path.read_text(encoding="utf-8"))["message"] == "not queued behind the lock"
+
+
+def test_lines_from_many_threads_arrive_whole_and_a_filter_still_drops(
+    settings, tmp_path, root_restored
+):
+    path = tmp_path / "service.log"
+    logs.configure(dataclasses.replace(settings, log_file=path), background=True)
+    _queue_handler(root_restored).addFilter(lambda record: record.msg != "dropped")
+    logger = logging.getLogger("marketplace.test.threads")
+
+    def write(t: int) -> None:
+        for n in range(500):
+            logger.info("dropped" if n % 100 == 0 else "kept", extra={"t": t, "n": n})
+
+    threads = [threading.Thread(target=write, args=(t,)) for t in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=20)
+    logs.stop()
+    lines = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+    assert {line["message"] for line in lines} == {"kept"}
+    for t in range(8):  # each thread's lines whole, all but the filtered, in its own order
+        mine = [line["n"] for line in lines if line["t"] == t]
+        assert mine == [n for n in range(500) if n % 100]
+
+
 def test_the_writer_writes_without_waiting_for_stop(settings, tmp_path, root_restored):
     import time
 
