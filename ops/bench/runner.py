@@ -1,7 +1,8 @@
-"""`make bench`: the marketplace at 10,000 packages against issue 10's targets, in about five
+"""`make bench`: the marketplace at 10,000 packages against issue 10's targets, in about six
 minutes.
 
-    python -m ops.bench [--size 10000] [--seconds 10] [--latency-seconds 8] [--v1] [--out FILE]
+    python -m ops.bench [--size 10000] [--seconds 5] [--latency-seconds 5] [--rounds 3] [--v1]
+                        [--out FILE] [--docs FILE]
 
 Every server is one production process (`python -m marketplace`) on 127.0.0.1 and a free port;
 the load comes from a second process (wrk, else `ops.bench.client`). Search paths are a
@@ -46,7 +47,7 @@ from ops.bench.wrk import PathSet, load_client, write_path_set
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_OUT = REPO_ROOT / "bench-results.json"
-ROTATION = 20_000  # paths per rotation: longer than a 10 s run at 16 connections goes through
+ROTATION = 20_000  # paths per rotation: longer than a 5 s run at 16 connections goes through
 SEED = 2026
 THROUGHPUT = ("stock", "shipped_gunicorn", "sampled_10", "export_whole_batches")
 TAIL = ("export_sdk_defaults", "export_other_protocol", "export_whole_batches")
