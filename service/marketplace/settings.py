@@ -67,6 +67,9 @@ class Settings:
     # spans encoded at a time by the gRPC exporter, letting request threads in between; 0: the
     # whole batch at once, the library's way (marketplace/spanexport.py)
     otlp_encode_chunk: int = 0
+    # how long a request waits for room in a full span queue while the exporter keeps up; 0:
+    # the span is dropped at once, the SDK's way (marketplace/spanqueue.py)
+    span_queue_wait_seconds: float = 0.1
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -103,6 +106,8 @@ class Settings:
             traces_exporters=r.traces_exporters(),
             otlp_protocol=protocol,
             otlp_encode_chunk=r.encode_chunk(protocol),
+            span_queue_wait_seconds=r.number("MARKETPLACE_SPAN_QUEUE_WAIT_MS", 100, 0, 10_000)
+            / 1000,
         )
 
 

@@ -15,20 +15,17 @@ benchmark's baseline.
 
 from __future__ import annotations
 
-import logging
-import threading
-from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from opentelemetry import context, trace
 from opentelemetry.trace import Status, StatusCode
 
+from .spanqueue import SpanDrops, batch_processor
+
 if TYPE_CHECKING:
     from flask import Flask
 
     from .settings import Settings
-
-log = logging.getLogger("marketplace.tracing")
 
 UNMATCHED_ROUTE = "<unmatched>"  # also the `route` label of such requests (metrics.py)
 # RFC 9110 and 5789 methods; any other (client-chosen text) names no span.
@@ -117,74 +114,6 @@ def hash_once(resource):
     return HashOnceResource(resource.attributes, resource.schema_url)
 
 
-class SpanDrops:
-    """What the batch processor drops when its bounded queue is full (the exporter cannot keep
-    up, or the endpoint is down): every span counted, the first drop said in one log line; the
-    SDK's own warning would repeat for every span."""
-
-    def __init__(self, count: Callable[[int], None]):
-        self._count = count
-        self._lock = threading.Lock()
-        self._said = False
-
-    def __call__(self, spans: int) -> None:
-        self._count(spans)
-        if self._said:
-            return
-        with self._lock:
-            if self._said:
-                return
-            self._said = True
-        log.warning(
-            "Span export queue full: spans are dropped until the exporter catches up",
-            extra={"event": "spans_dropped", "metric": "marketplace_tracing_spans_dropped_total"},
-        )
-
-
-class _QueueFullFilter(logging.Filter):
-    """Drops the SDK's per-span "Queue full" warning: SpanDrops reports the drop once."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        return not str(record.msg).startswith("Queue full")
-
-
-_SDK_BATCH_LOGGER = "opentelemetry.sdk._shared_internal"
-
-
-class _DropHook:
-    """The batch processor's internal-metrics object with `drop_items` also feeding SpanDrops.
-    The processor offers no public drop callback; this object is the one place it reports a
-    drop (opentelemetry-sdk 1.45, `_shared_internal.BatchProcessor.emit`)."""
-
-    def __init__(self, inner, drops: SpanDrops):
-        self._inner, self._drops = inner, drops
-
-    def register_queue_size(self, get_queue_size) -> None:
-        self._inner.register_queue_size(get_queue_size)
-
-    def finish_items(self, count: int) -> None:
-        self._inner.finish_items(count)
-
-    def drop_items(self, count: int, error_type: str = "queue_full") -> None:
-        self._inner.drop_items(count, error_type)
-        if error_type == "queue_full":
-            self._drops(count)
-
-
-def batch_processor(exporter, drops: SpanDrops | None = None):
-    """A BatchSpanProcessor (its sizes from OTEL_BSP_*) whose queue-full drops go to `drops`."""
-    from opentelemetry.sdk.trace.export import BatchSpanProcessor
-
-    processor = BatchSpanProcessor(exporter)
-    if drops is not None:
-        inner = processor._batch_processor
-        inner._metrics = _DropHook(inner._metrics, drops)
-        sdk_log = logging.getLogger(_SDK_BATCH_LOGGER)
-        if not any(isinstance(f, _QueueFullFilter) for f in sdk_log.filters):
-            sdk_log.addFilter(_QueueFullFilter())
-    return processor
-
-
 def build_tracer_provider(
     settings: Settings, version: str, extra_exporter=None, drops: SpanDrops | None = None
 ):
@@ -206,7 +135,10 @@ def build_tracer_provider(
     resource = hash_once(resource)
     provider = TracerProvider(resource=resource)
     for name in settings.traces_exporters:
-        provider.add_span_processor(batch_processor(_exporter(name, settings), drops))
+        exporter = _exporter(name, settings)
+        provider.add_span_processor(
+            batch_processor(exporter, settings.span_queue_wait_seconds, drops)
+        )
     if extra_exporter is not None:
         # Tests read finished spans synchronously.
         provider.add_span_processor(SimpleSpanProcessor(extra_exporter))
