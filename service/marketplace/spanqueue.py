@@ -9,21 +9,23 @@ host (2,500-3,800 searches a second) the export thread fell behind until the que
 span queue waits for a live exporter"). The Python SDK can only drop there; the Go SDK offers
 the other choice (`WithBlocking`), and this is that choice, bounded. A request thread that would
 queue a span into a queue within one batch of full waits until the exporter takes its next
-batch, at most `MARKETPLACE_SPAN_QUEUE_WAIT_MS` (0: drop at once, the SDK's way). Waiting lets
-go of the interpreter, which is what the export thread was short of.
+batch, at most `MARKETPLACE_SPAN_QUEUE_WAIT_MS` a span (0: drop at once, the SDK's way). Waiting
+lets go of the interpreter, which is what the export thread was short of.
 
 Only while the exporter keeps its end up: its last export succeeded and the one under way began
-less than `STALL_SECONDS` ago. An unreachable, refusing or stuck backend never slows a request;
-its spans are dropped and counted as before (docs/service.md, "When the tracing backend is
-unreachable").
+less than `STALL_SECONDS` ago. A backend that fails, refuses or stops answering is waited for in
+the first `STALL_SECONDS` of its outage at most; its spans are then dropped and counted as before
+(docs/service.md, "When the tracing backend is unreachable").
 """
 
 from __future__ import annotations
 
 import inspect
 import logging
+import os
 import threading
 import time
+import weakref
 from collections.abc import Callable, Sequence
 
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExportResult
@@ -95,9 +97,18 @@ class _Watched:
 
     def __init__(self, exporter):
         self.exporter = exporter
-        self.room = threading.Condition()
+        self._reset()
         self.succeeding = False  # nothing exported yet: no reason to wait for it
+        if hasattr(os, "register_at_fork"):
+            # like the SDK's processor: a child starts its own worker, and must not inherit a
+            # lock held at the fork or the parent's export under way
+            own = weakref.WeakMethod(self._reset)
+            os.register_at_fork(after_in_child=lambda: (reset := own()) and reset())
+
+    def _reset(self) -> None:
+        self.room = threading.Condition()
         self.started: float | None = None  # the export under way, if any
+        self.exporting = threading.local()  # `.now` set in the thread that is exporting
 
     def patience(self) -> float:
         """How much longer it may be waited for: none once an export failed, or once the one
@@ -109,6 +120,7 @@ class _Watched:
 
     def export(self, spans: Sequence) -> SpanExportResult:
         self.started = time.monotonic()
+        self.exporting.now = True
         with self.room:
             self.room.notify_all()
         try:
@@ -118,6 +130,7 @@ class _Watched:
             raise
         finally:
             self.started = None
+            self.exporting.now = False
         self.succeeding = result is SpanExportResult.SUCCESS
         return result
 
@@ -127,8 +140,6 @@ class _Watched:
             self.exporter.shutdown(timeout_millis=timeout_millis, **kwargs)
         else:
             self.exporter.shutdown()
-        with self.room:
-            self.room.notify_all()
 
     def force_flush(self, timeout_millis: int = 30_000) -> bool:
         return self.exporter.force_flush(timeout_millis)
@@ -144,9 +155,12 @@ class WaitingBatchSpanProcessor(BatchSpanProcessor):
         super().__init__(self._watched)
         inner = self._batch_processor
         self._queue = inner._queue  # read here so that an SDK that renames it fails at start-up
-        # one batch of headroom: request threads that pass the check together cannot overflow it
-        self._full = max(1, inner._max_queue_size - inner._max_export_batch_size)
+        # One batch of headroom, so request threads that pass the check together cannot overflow
+        # it; and never under one batch, the length at which the processor wakes its worker.
+        batch = inner._max_export_batch_size
+        self._full = max(batch, inner._max_queue_size - batch)
         self.wait_seconds = wait_seconds
+        self._closing = False
 
     @property
     def span_exporter(self):
@@ -158,10 +172,18 @@ class WaitingBatchSpanProcessor(BatchSpanProcessor):
             self._wait_for_room()
         super().on_end(span)
 
+    def shutdown(self):
+        self._closing = True  # no worker will make room any more
+        with self._watched.room:
+            self._watched.room.notify_all()
+        return super().shutdown()
+
     def _wait_for_room(self) -> None:
         watched, deadline = self._watched, time.monotonic() + self.wait_seconds
+        if getattr(watched.exporting, "now", False):
+            return  # a span ended inside the export: only this thread could make the room
         with watched.room:
-            while len(self._queue) >= self._full:
+            while len(self._queue) >= self._full and not self._closing:
                 timeout = min(deadline - time.monotonic(), watched.patience())
                 if timeout <= 0:
                     return

@@ -17,15 +17,16 @@ SPANS_PER_REQUEST = 3  # server, search, cache (every search below misses the ca
 
 
 class SlowExporter:
-    """A live endpoint that takes 50 ms an export: far slower than the requests make spans."""
+    """A live endpoint that takes `seconds` an export: slower than the requests make spans."""
 
-    def __init__(self):
+    def __init__(self, seconds=0.05, result=SpanExportResult.SUCCESS):
+        self.seconds, self.result = seconds, result
         self.spans = 0
 
     def export(self, spans):
-        time.sleep(0.05)
+        time.sleep(self.seconds)
         self.spans += len(spans)
-        return SpanExportResult.SUCCESS
+        return self.result
 
     def shutdown(self):
         pass
@@ -83,17 +84,29 @@ def test_requests_wait_for_room_while_a_slow_exporter_keeps_up_and_no_span_is_lo
     make_app, monkeypatch
 ):
     exporter = SlowExporter()
-    dropped, _ = serve(make_app, monkeypatch, exporter, wait_ms=1000)
+    dropped, elapsed = serve(make_app, monkeypatch, exporter, wait_ms=10_000)
     assert dropped == 0
     # every span reached the exporter, the shutdown's last batch included
     assert exporter.spans == (REQUESTS + 1) * SPANS_PER_REQUEST
+    # Each waiting span was woken when the exporter took a batch (16 exports of 50 ms), not by
+    # its 10 s bound running out.
+    assert elapsed < 8
+
+
+# At 0.2 s for 2 spans, a request would have to take 0.3 s for the queue not to fill.
 
 
 def test_without_the_wait_the_same_exporter_loses_spans(make_app, monkeypatch):
-    exporter = SlowExporter()
+    exporter = SlowExporter(0.2)
     dropped, _ = serve(make_app, monkeypatch, exporter, wait_ms=0)
     assert dropped > 0
     assert exporter.spans < (REQUESTS + 1) * SPANS_PER_REQUEST
+
+
+def test_no_request_waits_for_an_exporter_whose_exports_fail(make_app, monkeypatch):
+    exporter = SlowExporter(0.2, SpanExportResult.FAILURE)
+    dropped, _ = serve(make_app, monkeypatch, exporter, wait_ms=10_000)
+    assert dropped > 0
 
 
 def test_no_request_waits_for_an_export_stuck_past_the_stall_limit(make_app, monkeypatch):
