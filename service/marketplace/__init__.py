@@ -43,19 +43,7 @@ class Marketplace:
 def create_app(test_config: dict | None = None) -> Flask:
     """The WSGI app. `test_config` may hold Flask config plus SETTINGS (a Settings object),
     SPAN_EXPORTER (receives every finished span), CATALOG_BACKGROUND and CONFIGURE_LOGGING."""
-    from . import (
-        api,
-        apidoc,
-        errors,
-        faults,
-        health,
-        httpspans,
-        lifecycle,
-        logs,
-        metrics,
-        spanqueue,
-        tracing,
-    )
+    from . import api, apidoc, errors, faults, health, httpspans, lifecycle, logs, metrics, tracing
     from .settings import get_settings
 
     app = Flask(__name__, static_folder=None)  # no static files: no /static/<path> route
@@ -77,7 +65,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         # in the serving process: the log writer thread is this process's own
         logs.configure(settings, background=True)
     signals = metrics.Metrics(CollectorRegistry(), version=__version__, variant=settings.variant)
-    drops = spanqueue.SpanDrops(signals.spans_dropped.inc)
+    drops = tracing.SpanDrops(signals.spans_dropped.inc)
     mp = Marketplace(
         settings=settings,
         metrics=signals,

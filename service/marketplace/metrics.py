@@ -108,7 +108,7 @@ class Metrics:
             registry=registry,
         )
         # Not a span count: spans the exporter's bounded queue could not hold (exporter down or
-        # too slow); the first drop is also one `spans_dropped` log line (spanqueue.SpanDrops).
+        # too slow); the first drop is also one `spans_dropped` log line (tracing.SpanDrops).
         self.spans_dropped = Counter(
             "marketplace_tracing_spans_dropped",
             "Finished spans dropped because the export queue was full.",

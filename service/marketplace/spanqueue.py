@@ -1,6 +1,6 @@
 """The span queue between the request threads and the exporter: bounded
-(`OTEL_BSP_MAX_QUEUE_SIZE`), its drops counted and said once, and, while the exporter keeps its
-end up, a moment's wait for room instead of a lost span.
+(`OTEL_BSP_MAX_QUEUE_SIZE`), its drops counted and said once (`tracing.SpanDrops`), and, while
+the exporter keeps its end up, a moment's wait for room instead of a lost span.
 
 Why wait: the export runs on one thread of the serving process and needs the interpreter to
 encode each span. At saturation eight request threads hold it most of the time, and on a fast
@@ -30,35 +30,12 @@ from collections.abc import Callable, Sequence
 
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExportResult
 
-log = logging.getLogger("marketplace.tracing")
+# told the number of spans each drop lost (tracing.SpanDrops)
+Drops = Callable[[int], None]
 
 # A healthy export of one batch takes milliseconds, tens at saturation; the exporters' first retry
 # after a failure waits a second. An export under way for longer is stuck on its backend.
 STALL_SECONDS = 1.0
-
-
-class SpanDrops:
-    """What the batch processor drops when its bounded queue is full (the exporter cannot keep
-    up, or the endpoint is down): every span counted, the first drop said in one log line; the
-    SDK's own warning would repeat for every span."""
-
-    def __init__(self, count: Callable[[int], None]):
-        self._count = count
-        self._lock = threading.Lock()
-        self._said = False
-
-    def __call__(self, spans: int) -> None:
-        self._count(spans)
-        if self._said:
-            return
-        with self._lock:
-            if self._said:
-                return
-            self._said = True
-        log.warning(
-            "Span export queue full: spans are dropped until the exporter catches up",
-            extra={"event": "spans_dropped", "metric": "marketplace_tracing_spans_dropped_total"},
-        )
 
 
 class _QueueFullFilter(logging.Filter):
@@ -72,11 +49,11 @@ _SDK_BATCH_LOGGER = "opentelemetry.sdk._shared_internal"
 
 
 class _DropHook:
-    """The batch processor's internal-metrics object with `drop_items` also feeding SpanDrops.
+    """The batch processor's internal-metrics object with `drop_items` also feeding `drops`.
     The processor offers no public drop callback; this object is the one place it reports a
     drop (opentelemetry-sdk 1.45, `_shared_internal.BatchProcessor.emit`)."""
 
-    def __init__(self, inner, drops: SpanDrops):
+    def __init__(self, inner, drops: Drops):
         self._inner, self._drops = inner, drops
 
     def register_queue_size(self, get_queue_size) -> None:
@@ -190,7 +167,7 @@ class WaitingBatchSpanProcessor(BatchSpanProcessor):
                 watched.room.wait(timeout)
 
 
-def batch_processor(exporter, wait_seconds: float, drops: SpanDrops | None = None):
+def batch_processor(exporter, wait_seconds: float, drops: Drops | None = None):
     """The span processor of an exporter: queue-full drops go to `drops`, and a full queue is
     waited on for up to `wait_seconds` while the exporter keeps up."""
     processor = WaitingBatchSpanProcessor(exporter, wait_seconds)

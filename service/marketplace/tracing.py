@@ -15,17 +15,20 @@ benchmark's baseline.
 
 from __future__ import annotations
 
+import logging
+import threading
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from opentelemetry import context, trace
 from opentelemetry.trace import Status, StatusCode
 
-from .spanqueue import SpanDrops, batch_processor
-
 if TYPE_CHECKING:
     from flask import Flask
 
     from .settings import Settings
+
+log = logging.getLogger("marketplace.tracing")
 
 UNMATCHED_ROUTE = "<unmatched>"  # also the `route` label of such requests (metrics.py)
 # RFC 9110 and 5789 methods; any other (client-chosen text) names no span.
@@ -114,6 +117,30 @@ def hash_once(resource):
     return HashOnceResource(resource.attributes, resource.schema_url)
 
 
+class SpanDrops:
+    """What the batch processor drops when its bounded queue is full (the exporter cannot keep
+    up, or the endpoint is down): every span counted, the first drop said in one log line; the
+    SDK's own warning would repeat for every span."""
+
+    def __init__(self, count: Callable[[int], None]):
+        self._count = count
+        self._lock = threading.Lock()
+        self._said = False
+
+    def __call__(self, spans: int) -> None:
+        self._count(spans)
+        if self._said:
+            return
+        with self._lock:
+            if self._said:
+                return
+            self._said = True
+        log.warning(
+            "Span export queue full: spans are dropped until the exporter catches up",
+            extra={"event": "spans_dropped", "metric": "marketplace_tracing_spans_dropped_total"},
+        )
+
+
 def build_tracer_provider(
     settings: Settings, version: str, extra_exporter=None, drops: SpanDrops | None = None
 ):
@@ -123,6 +150,8 @@ def build_tracer_provider(
     from opentelemetry.sdk.resources import Resource
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+
+    from .spanqueue import batch_processor  # the SDK's processor: imported only when tracing
 
     resource = Resource.create(
         {
